@@ -8,11 +8,21 @@ NumPy random state is never touched. All arrays are ``float64``, shaped
 
 from __future__ import annotations
 
+import csv
+import os
+from typing import NamedTuple
+
 import numpy as np
 
 __all__ = [
     "mackey_glass_series",
     "mackey_glass",
+    "copy_memory",
+    "WeatherData",
+    "weather",
+    "WEATHER_COLUMNS",
+    "WEATHER_DROPPED",
+    "WEATHER_TARGET",
 ]
 
 
@@ -137,3 +147,305 @@ def mackey_glass(n_steps=5000, *, horizon=15, tau=17, substeps=10, washout=100, 
     U = s[:n_steps].reshape(-1, 1).copy()
     Y = s[horizon : horizon + n_steps].reshape(-1, 1).copy()
     return U, Y
+
+
+def copy_memory(
+    n_sequences=1,
+    *,
+    n_symbols=100,
+    delay=10,
+    n_values=8,
+    seed=None,
+    return_mask=False,
+):
+    """Copying-memory task: reproduce a random symbol sequence after a delay.
+
+    Each sequence has ``L = n_symbols + delay + n_symbols`` steps, one-hot coded in
+    ``n_values + 2`` dimensions (10 for the paper's setup, so ``L = 210``):
+
+    ============================  ===========================  ========================
+    phase (steps)                 input                        target
+    ============================  ===========================  ========================
+    present, ``n_symbols``        a random symbol ``v``        blank
+    delay, ``delay``              delay marker (blank)         blank
+    recall, ``n_symbols``         recall marker                the presented symbols
+    ============================  ===========================  ========================
+
+    Symbols ``0 .. n_values - 1`` occupy the first ``n_values`` dimensions, the
+    delay marker is dimension ``n_values`` and the recall marker dimension
+    ``n_values + 1``. The *blank* target is the delay-marker class: outside the
+    recall phase the network must output ``e_{n_values}``, as in Arjovsky et al.
+    (2016) where the "blank" category is both the filler input and the target
+    before recall. Targets are never all-zero, so the MSE over all steps is the
+    paper's measure; use ``return_mask=True`` to score the recall phase alone.
+
+    Sequences are drawn independently and concatenated into one stream.
+
+    Parameters
+    ----------
+    n_sequences : int, default 1
+        Number of independent sequences in the stream.
+    n_symbols : int, default 100
+        Length of the sequence to memorise (and to recall).
+    delay : int, default 10
+        Steps between the end of presentation and the start of recall.
+    n_values : int, default 8
+        Size of the symbol alphabet.
+    seed : int, numpy.random.Generator or None
+        Seed for the symbols.
+    return_mask : bool, default False
+        Also return the boolean recall-phase mask.
+
+    Returns
+    -------
+    U : numpy.ndarray
+        Shape ``(n_sequences * L, n_values + 2)``, one-hot inputs.
+    Y : numpy.ndarray
+        Same shape, one-hot targets.
+    mask : numpy.ndarray, optional
+        Shape ``(n_sequences * L,)``, ``True`` on recall steps. Only if
+        ``return_mask``.
+
+    Examples
+    --------
+    >>> U, Y, mask = copy_memory(2, n_symbols=5, delay=3, seed=0, return_mask=True)
+    >>> U.shape, Y.shape, mask.shape
+    ((26, 10), (26, 10), (26,))
+    >>> bool(np.array_equal(Y[mask][:5], U[:5]))
+    True
+    >>> U[5:8].argmax(1).tolist(), U[8:13].argmax(1).tolist()
+    ([8, 8, 8], [9, 9, 9, 9, 9])
+    >>> Y[:8].argmax(1).tolist()
+    [8, 8, 8, 8, 8, 8, 8, 8]
+    """
+    n_sequences, n_symbols = int(n_sequences), int(n_symbols)
+    delay, n_values = int(delay), int(n_values)
+    if n_sequences < 1 or n_symbols < 1 or delay < 0 or n_values < 1:
+        raise ValueError(
+            "need n_sequences >= 1, n_symbols >= 1, delay >= 0, n_values >= 1; got "
+            f"n_sequences={n_sequences}, n_symbols={n_symbols}, delay={delay}, "
+            f"n_values={n_values}"
+        )
+    rng = np.random.default_rng(seed)
+    blank, recall = n_values, n_values + 1
+    length = 2 * n_symbols + delay
+    symbols = rng.integers(0, n_values, size=(n_sequences, n_symbols))
+    inputs = np.empty((n_sequences, length), dtype=np.int64)
+    inputs[:, :n_symbols] = symbols
+    inputs[:, n_symbols : n_symbols + delay] = blank
+    inputs[:, n_symbols + delay :] = recall
+    targets = np.full((n_sequences, length), blank, dtype=np.int64)
+    targets[:, n_symbols + delay :] = symbols
+    eye = np.eye(n_values + 2)
+    U = eye[inputs.ravel()]
+    Y = eye[targets.ravel()]
+    if not return_mask:
+        return U, Y
+    mask = np.zeros((n_sequences, length), dtype=bool)
+    mask[:, n_symbols + delay :] = True
+    return U, Y, mask.ravel()
+
+
+# --------------------------------------------------------------------------- weather
+#: Columns of ``WTH.csv`` (Informer benchmark version of the NOAA hourly data).
+WEATHER_COLUMNS = (
+    "date",
+    "Visibility",
+    "DryBulbFarenheit",
+    "DryBulbCelsius",
+    "WetBulbFarenheit",
+    "DewPointFarenheit",
+    "DewPointCelsius",
+    "RelativeHumidity",
+    "WindSpeed",
+    "WindDirection",
+    "StationPressure",
+    "Altimeter",
+    "WetBulbCelsius",
+)
+#: Celsius duplicates of Fahrenheit columns, dropped as in the paper.
+WEATHER_DROPPED = ("DryBulbCelsius", "DewPointCelsius", "WetBulbCelsius")
+#: The predicted feature.
+WEATHER_TARGET = "DryBulbFarenheit"
+
+
+class WeatherData(NamedTuple):
+    """Result of :func:`weather`.
+
+    Attributes
+    ----------
+    U_train, Y_train : numpy.ndarray
+        Training inputs ``(n_train - h, 9)`` and targets ``(n_train - h, 1)``.
+    U_test, Y_test : numpy.ndarray
+        Test inputs ``(n_rows - n_train - h, 9)`` and targets.
+    feature_names : tuple of str
+        Names of the 9 input columns, in order.
+    data_min, data_max : numpy.ndarray
+        Per-feature minimum and maximum over the training rows, shape ``(9,)``,
+        used for the min-max normalisation. ``x = raw * (data_max - data_min) +
+        data_min`` undoes it (for a constant column ``data_max == data_min``).
+    target_index : int
+        Index of the target feature in ``feature_names``.
+    horizon_hours : int
+        How far ahead the target lies.
+    """
+
+    U_train: np.ndarray
+    Y_train: np.ndarray
+    U_test: np.ndarray
+    Y_test: np.ndarray
+    feature_names: tuple
+    data_min: np.ndarray
+    data_max: np.ndarray
+    target_index: int
+    horizon_hours: int
+
+
+def _read_weather_csv(path):
+    """Read ``WTH.csv`` into (feature_names, float array) with precise errors."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"weather data file not found: {path!r} (expected the hourly WTH.csv with "
+            f"columns {', '.join(WEATHER_COLUMNS)})"
+        )
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    if not rows:
+        raise ValueError(f"{path}: the file is empty (expected a header row)")
+    header = [name.strip() for name in rows[0]]
+    missing = [c for c in WEATHER_COLUMNS if c not in header]
+    extra = [c for c in header if c not in WEATHER_COLUMNS]
+    duplicated = sorted({c for c in header if header.count(c) > 1})
+    if missing or extra or duplicated:
+        parts = []
+        if missing:
+            parts.append(f"missing column(s) {missing}")
+        if extra:
+            parts.append(f"unexpected column(s) {extra}")
+        if duplicated:
+            parts.append(f"duplicated column(s) {duplicated}")
+        raise ValueError(
+            f"{path}: bad header: {'; '.join(parts)}; expected exactly {list(WEATHER_COLUMNS)}"
+        )
+    names = [c for c in WEATHER_COLUMNS[1:] if c not in WEATHER_DROPPED]
+    index = [header.index(c) for c in names]
+    body = rows[1:]
+    for i, row in enumerate(body):
+        if len(row) != len(header):
+            # line numbers are 1-based and count the header
+            raise ValueError(
+                f"{path}: line {i + 2} has {len(row)} fields, the header has {len(header)}"
+            )
+    cells = [[row[j] for j in index] for row in body]
+    try:
+        data = np.array(cells, dtype=np.float64).reshape(len(body), len(names))
+    except ValueError:
+        data = None
+    if data is None or not np.all(np.isfinite(data)):
+        # slow path only to name the offending cell
+        for i, row in enumerate(cells):
+            for name, cell in zip(names, row):
+                try:
+                    value = float(cell)
+                except ValueError:
+                    value = None
+                if value is None or not np.isfinite(value):
+                    raise ValueError(
+                        f"{path}: line {i + 2}, column {name!r}: {cell!r} is not a finite number"
+                    ) from None
+    return tuple(names), data
+
+
+def weather(path, horizon_hours, *, n_train=33600):
+    """Hourly weather prediction task (NOAA local climatological data, 2010-2013).
+
+    Reads ``WTH.csv`` (a ``date`` column and 12 numeric columns, see
+    :data:`WEATHER_COLUMNS`), drops the three Celsius duplicates
+    (:data:`WEATHER_DROPPED`), keeping 9 input features, and predicts the
+    normalised ``DryBulbFarenheit`` ``horizon_hours`` rows (hours) ahead. The first
+    ``n_train`` rows form the training sequence and the remaining rows the test
+    sequence; each split loses its last ``horizon_hours`` inputs, whose targets
+    would lie beyond it.
+
+    Every feature is min-max normalised with the minimum and maximum of the
+    *training rows only*, so no test statistics leak into training; training
+    values lie in [0, 1] and test values may fall slightly outside. (The authors'
+    code normalised with the whole file; over 2010-2013 the two agree closely.)
+    A column constant over the training rows is mapped to 0.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Location of ``WTH.csv``.
+    horizon_hours : int
+        Prediction horizon in hours (the paper uses 1, 24 and 48); >= 1.
+    n_train : int, default 33600
+        Number of leading rows used for training (about 28 months).
+
+    Returns
+    -------
+    WeatherData
+        Named tuple ``(U_train, Y_train, U_test, Y_test, feature_names,
+        data_min, data_max, target_index, horizon_hours)``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist (the message names the path).
+    ValueError
+        If the header has missing, extra or duplicated columns, a row has the
+        wrong number of fields, a cell is not a finite number (the message names
+        the line and column), or either split has no more than ``horizon_hours``
+        rows.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> rows = [",".join(WEATHER_COLUMNS)] + [
+    ...     f"1/1/2010 {h}:00," + ",".join(str(h + k) for k in range(12)) for h in range(10)]
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     f = pathlib.Path(d) / "WTH.csv"
+    ...     _ = f.write_text("\\n".join(rows))
+    ...     data = weather(f, 2, n_train=6)
+    >>> data.U_train.shape, data.Y_train.shape, data.U_test.shape, data.Y_test.shape
+    ((4, 9), (4, 1), (2, 9), (2, 1))
+    >>> len(data.feature_names), data.feature_names[data.target_index]
+    (9, 'DryBulbFarenheit')
+    >>> float(data.U_train.min()), float(data.U_train.max())  # rows 0-3 of 0-5
+    (0.0, 0.6)
+    """
+    if isinstance(horizon_hours, bool) or int(horizon_hours) != horizon_hours:
+        raise ValueError(f"horizon_hours must be an integer, got {horizon_hours!r}")
+    horizon = int(horizon_hours)
+    n_train = int(n_train)
+    if horizon < 1:
+        raise ValueError(f"horizon_hours must be >= 1, got {horizon}")
+    names, raw = _read_weather_csv(path)
+    n_rows = raw.shape[0]
+    n_test = n_rows - n_train
+    if n_train <= horizon or n_test <= horizon:
+        raise ValueError(
+            f"{os.fspath(path)}: {n_rows} data rows are too few for a split with "
+            f"n_train={n_train} and horizon_hours={horizon}: both the training part "
+            f"({n_train} rows) and the test part ({n_test} rows) need more than "
+            f"{horizon} rows"
+        )
+    data_min = raw[:n_train].min(axis=0)
+    data_max = raw[:n_train].max(axis=0)
+    span = data_max - data_min
+    # constant columns: avoid 0/0, map them to 0
+    scaled = (raw - data_min) / np.where(span > 0, span, 1.0)
+    target_index = names.index(WEATHER_TARGET)
+    train, test = scaled[:n_train], scaled[n_train:]
+    return WeatherData(
+        U_train=train[:-horizon].copy(),
+        Y_train=train[horizon:, target_index : target_index + 1].copy(),
+        U_test=test[:-horizon].copy(),
+        Y_test=test[horizon:, target_index : target_index + 1].copy(),
+        feature_names=names,
+        data_min=data_min,
+        data_max=data_max,
+        target_index=target_index,
+        horizon_hours=horizon,
+    )
