@@ -1,0 +1,13 @@
+"""streamlearn: online, gradient-free training of recurrent networks.
+
+Implements the perturbation learning rules of Fernández, Keemink and van
+Gerven (2024): activity-based node perturbation (ANP), node perturbation (NP)
+and weight perturbation (WP), each optionally with input decorrelation, plus an
+exact-gradient baseline (BP), all applied online at every time step.
+"""
+
+from .metrics import decorrelation_loss
+from .online_rnn import OnlineRNN
+
+__all__ = ["OnlineRNN", "decorrelation_loss"]
+__version__ = "0.1.0"

@@ -1,0 +1,345 @@
+"""OnlineRNN: a recurrent network trained online by twin-network perturbation."""
+
+import numpy as np
+
+from . import _kernels as K
+from ._random import fresh_seed, seed_state, normal
+
+METHODS = {"anp": K.ANP, "np": K.NP, "wp": K.WP, "bp": K.BP}
+ACTIVATIONS = {"tanh": K.TANH, "relu": K.RELU, "identity": K.IDENTITY, "sign": K.SIGN}
+NON_DIFFERENTIABLE = {"sign"}
+OPTIMIZERS = {"sgd": K.SGD, "adam": K.ADAM}
+
+#: Learning rate used when ``lr=None``, by (method, optimizer). Chosen on the
+#: Mackey-Glass stream (docs/algorithms.md, "Defaults").
+DEFAULT_LR = {
+    ("anp", "sgd"): 3e-3, ("np", "sgd"): 1e-4, ("wp", "sgd"): 1e-5, ("bp", "sgd"): 1e-2,
+    ("anp", "adam"): 1e-4, ("np", "adam"): 1e-5, ("wp", "adam"): 1e-6, ("bp", "adam"): 1e-3,
+}
+
+
+class OnlineRNN:
+    """A one-hidden-layer RNN that learns from every sample as it arrives.
+
+    A clean twin and a noisy twin share the weights A (input), R (recurrent),
+    B (read-out) and, with decorrelation, D; each keeps its own hidden state.
+    Both step on every sample, the per-step loss difference dl_t drives the
+    update, and the update is applied at once, so the next sample already
+    sees it. The equations are in ``docs/algorithms.md``.
+
+    Parameters
+    ----------
+    n_inputs, n_hidden, n_outputs : int
+        Layer sizes.
+    method : {"anp", "np", "wp", "bp"}
+        Activity-based node perturbation, node perturbation, weight
+        perturbation, or the exact gradient (truncated backprop) baseline.
+    decorrelation : bool
+        Learn a decorrelating matrix D on the hidden state (DANP, DNP, DWP, DBP).
+    lr : float or None
+        Learning rate; ``None`` takes ``DEFAULT_LR[(method, optimizer)]``.
+        Every method's update is scaled as an estimate of the same gradient of
+        the per-step loss, so one value means about the same step size for all.
+    lr_decorrelation : float
+        Learning rate of D.
+    sigma : float
+        Standard deviation of the perturbations (node or weight noise).
+    optimizer : {"sgd", "adam"}
+        How the (estimated) gradient becomes a step; for every method.
+    activation : {"tanh", "relu", "identity", "sign"}
+        Hidden non-linearity. ``"sign"`` is a hard threshold with no useful
+        derivative: the perturbation methods learn with it, ``"bp"`` refuses it.
+    seed : int or None
+        Seed of the model's own random stream (weights and noise). ``None``
+        draws one from the operating system; it is kept in ``seed``.
+    dtype : numpy.float64 or numpy.float32
+        Floating type of weights, states and arithmetic.
+    bptt_window : int
+        For ``"bp"``: the number of steps the gradient of l_t goes back through
+        (1 = the current step only, the paper's baseline).
+    noisy_reference : bool
+        For ``"anp"``: the reference twin is noisy too, with its own noise, so
+        no clean pass exists and the noise is never read. The prediction is
+        then the reference twin's output, noise included; ``predict_one`` and
+        ``advance_*`` stay noise-free.
+    adam_betas : (float, float)
+        Adam's decay rates.
+    adam_eps : float
+        Adam's denominator constant.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from streamlearn import OnlineRNN
+    >>> from streamlearn.datasets import mackey_glass
+    >>> U, Y = mackey_glass(2000, seed=0)
+    >>> model = OnlineRNN(1, 50, 1, method="anp", decorrelation=True, seed=0)
+    >>> predictions = model.learn_many(U, Y)
+    >>> first, last = (np.mean((predictions[s] - Y[s]) ** 2)
+    ...                for s in (slice(0, 1000), slice(1000, 2000)))
+    >>> bool(last < first)
+    True
+    """
+
+    def __init__(self, n_inputs, n_hidden=100, n_outputs=1, method="anp",
+                 decorrelation=False, lr=None, lr_decorrelation=1e-4, sigma=1e-3,
+                 optimizer="sgd", activation="tanh", seed=None, dtype=np.float64,
+                 bptt_window=1, noisy_reference=False, adam_betas=(0.9, 0.999),
+                 adam_eps=1e-8):
+        self.n_inputs = _positive_int("n_inputs", n_inputs)
+        self.n_hidden = _positive_int("n_hidden", n_hidden)
+        self.n_outputs = _positive_int("n_outputs", n_outputs)
+        self.method = _choice("method", method, METHODS)
+        self.optimizer = _choice("optimizer", optimizer, OPTIMIZERS)
+        self.activation = _choice("activation", activation, ACTIVATIONS)
+        self.decorrelation = bool(decorrelation)
+        self.lr = DEFAULT_LR[(self.method, self.optimizer)] if lr is None else _positive("lr", lr)
+        self.lr_decorrelation = _positive("lr_decorrelation", lr_decorrelation)
+        self.sigma = _positive("sigma", sigma)
+        self.bptt_window = _positive_int("bptt_window", bptt_window)
+        self.noisy_reference = bool(noisy_reference)
+        beta1, beta2 = (float(b) for b in adam_betas)
+        if not (0.0 <= beta1 < 1.0 and 0.0 <= beta2 < 1.0):
+            raise ValueError(f"adam_betas must lie in [0, 1), got {adam_betas!r}")
+        self.adam_betas = (beta1, beta2)
+        self.adam_eps = _positive("adam_eps", adam_eps)
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float64, np.float32):
+            raise ValueError(f"dtype must be float64 or float32, got {self.dtype}")
+        if self.method == "bp" and self.activation in NON_DIFFERENTIABLE:
+            raise ValueError(
+                f"method='bp' needs a derivative, and activation={self.activation!r} "
+                "has none; use a perturbation method ('anp', 'np', 'wp') instead")
+        if self.bptt_window > 1 and self.method != "bp":
+            raise ValueError("bptt_window > 1 applies to method='bp' only")
+        if self.noisy_reference and self.method != "anp":
+            raise ValueError(
+                "noisy_reference=True applies to method='anp' only: "
+                f"{self.method!r} reads the noise it injected")
+        self.seed = fresh_seed() if seed is None else int(seed)
+
+        self._rng = seed_state(self.seed)
+        N, I, O = self.n_hidden, self.n_inputs, self.n_outputs
+        self._A = self._xavier(N, I)
+        self._R = self._xavier(N, N)
+        self._B = self._xavier(O, N)
+        self._D = np.eye(N, dtype=self.dtype)
+        self._allocate()
+        self._hyper = np.array([self.lr, self.lr_decorrelation, self.sigma, beta1, beta2,
+                                self.adam_eps], dtype=np.float64)
+        self._config = np.array([METHODS[self.method], ACTIVATIONS[self.activation],
+                                 int(self.decorrelation), OPTIMIZERS[self.optimizer],
+                                 int(self.noisy_reference), self.bptt_window], dtype=np.int64)
+
+    # -- buffers ---------------------------------------------------------------
+
+    def _xavier(self, rows, cols):
+        """Xavier-normal init, std sqrt(2 / (fan_in + fan_out)), from the model's stream."""
+        std = np.sqrt(2.0 / (rows + cols))
+        return normal(self._rng, (rows, cols), std).astype(self.dtype)
+
+    def _n_weights(self):
+        N, I, O = self.n_hidden, self.n_inputs, self.n_outputs
+        return N * I + N * N + O * N
+
+    def _allocate(self):
+        """Every buffer a step touches, allocated once (and again on add_inputs)."""
+        N, I, O, K_ = self.n_hidden, self.n_inputs, self.n_outputs, self.bptt_window
+        dt = self.dtype
+        n_moments = 2 * self._n_weights() if self.optimizer == "adam" else 0
+        self._moments = np.zeros(n_moments, dtype=dt)
+        self._wp_noise = np.zeros(self._n_weights() if self.method == "wp" else 0, dtype=dt)
+        self._history = np.zeros((K_ if self.method == "bp" else 1, I + 2 * N), dtype=dt)
+        self._state = np.zeros((2, N), dtype=dt)
+        self._work_n = np.zeros((K.N_WORK_N, N), dtype=dt)
+        self._work_o = np.zeros((K.N_WORK_O, O), dtype=dt)
+        self._work_k = np.zeros((K_, N), dtype=dt)
+        self._counters = np.zeros(3, dtype=np.int64)
+        self._no_states = np.zeros((0, N), dtype=dt)
+        self._no_targets = np.zeros((0, O), dtype=dt)
+
+    def _kernel_args(self):
+        return (self._A, self._R, self._B, self._D, self._moments, self._wp_noise,
+                self._history, self._state, self._work_n, self._work_o, self._work_k,
+                self._rng, self._counters, self._hyper, self._config)
+
+    # -- public views ----------------------------------------------------------
+
+    @property
+    def A(self):
+        """Input weights, shape (n_hidden, n_inputs)."""
+        return self._A
+
+    @property
+    def R(self):
+        """Recurrent weights, shape (n_hidden, n_hidden); they read xs_{t-1}."""
+        return self._R
+
+    @property
+    def B(self):
+        """Read-out weights, shape (n_outputs, n_hidden); they read xs_t."""
+        return self._B
+
+    @property
+    def D(self):
+        """Decorrelation matrix, shape (n_hidden, n_hidden); identity unless learned."""
+        return self._D
+
+    @property
+    def state(self):
+        """The clean twin's hidden state xs_t (a copy)."""
+        return self._state[0].copy()
+
+    @property
+    def noisy_state(self):
+        """The noisy twin's hidden state (a copy)."""
+        return self._state[1].copy()
+
+    @property
+    def n_updates(self):
+        """How many learning steps have been applied."""
+        return int(self._counters[K.K_ADAM])
+
+    # -- input checks ----------------------------------------------------------
+
+    def _vector(self, name, value, size):
+        arr = np.asarray(value, dtype=self.dtype)
+        if arr.ndim == 0 and size == 1:
+            arr = arr.reshape(1)
+        if arr.shape != (size,):
+            raise ValueError(f"{name} must have shape ({size},), got {np.shape(value)}")
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"{name} must be finite, got {np.asarray(value)!r}")
+        return np.ascontiguousarray(arr)
+
+    def _matrix(self, name, value, cols):
+        arr = np.asarray(value, dtype=self.dtype)
+        if arr.ndim == 1 and cols == 1:
+            arr = arr.reshape(-1, 1)
+        if arr.ndim != 2 or arr.shape[1] != cols:
+            raise ValueError(f"{name} must have shape (T, {cols}), got {np.shape(value)}")
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            row = int(np.argwhere(bad)[0][0])
+            raise ValueError(f"{name} must be finite; row {row} is {arr[row]!r}")
+        return np.ascontiguousarray(arr)
+
+    # -- learning and prediction -----------------------------------------------
+
+    def learn_one(self, u, y):
+        """Step both twins on input ``u`` and learn from target ``y``.
+
+        Returns the clean prediction for ``y`` made before the update (the
+        prequential prediction), shape (n_outputs,).
+        """
+        U = self._vector("u", u, self.n_inputs).reshape(1, -1)
+        Y = self._vector("y", y, self.n_outputs).reshape(1, -1)
+        return self._run(U, Y, True, False)[0][0]
+
+    def learn_many(self, U, Y, return_states=False):
+        """``learn_one`` over a (T, n_inputs) / (T, n_outputs) sequence in one call.
+
+        Bit-identical to looping ``learn_one``. Returns the T prequential
+        predictions, and with ``return_states`` also the clean hidden states
+        xs_t, shape (T, n_hidden).
+        """
+        U = self._matrix("U", U, self.n_inputs)
+        Y = self._matrix("Y", Y, self.n_outputs)
+        if U.shape[0] != Y.shape[0]:
+            raise ValueError(f"U and Y must have the same length, got {U.shape[0]} and {Y.shape[0]}")
+        out, xs = self._run(U, Y, True, return_states)
+        return (out, xs) if return_states else out
+
+    def advance_one(self, u):
+        """Step the clean twin on ``u`` without learning; return its output.
+
+        The noisy twin is re-synchronised to the clean state; no noise is drawn
+        and no weight (nor D) changes.
+        """
+        U = self._vector("u", u, self.n_inputs).reshape(1, -1)
+        return self._run(U, None, False, False)[0][0]
+
+    def advance_many(self, U, return_states=False):
+        """``advance_one`` over a (T, n_inputs) sequence: evaluation that
+        continues from (and moves) the current state, without learning."""
+        U = self._matrix("U", U, self.n_inputs)
+        out, xs = self._run(U, None, False, return_states)
+        return (out, xs) if return_states else out
+
+    def predict_one(self, u):
+        """The clean output if ``u`` were the next input; changes nothing."""
+        u = self._vector("u", u, self.n_inputs)
+        out = np.empty(self.n_outputs, dtype=self.dtype)
+        K._predict(self._A, self._R, self._B, self._D, self._state, self._work_n,
+                   self._config, u, out)
+        return out
+
+    def _run(self, U, Y, learn, return_states):
+        T = U.shape[0]
+        if Y is None:
+            Y = np.zeros((T, self.n_outputs), dtype=self.dtype)
+        out = np.empty((T, self.n_outputs), dtype=self.dtype)
+        xs = np.empty((T, self.n_hidden), dtype=self.dtype) if return_states else self._no_states
+        K._run(*self._kernel_args(), U, Y, out, xs, learn)
+        return out, (xs if return_states else None)
+
+    def reset_state(self):
+        """Zero both twins' hidden states (and the BP history); weights stay."""
+        self._state[:] = 0.0
+        self._history[:] = 0.0
+        self._counters[K.K_POS] = 0
+        self._counters[K.K_FILL] = 0
+
+    def add_inputs(self, k=1):
+        """Grow the input layer by ``k`` units with fresh Xavier-scaled weights.
+
+        Existing weights, states and optimizer moments are kept; the BP history
+        restarts (its stored inputs had the old width).
+        """
+        k = _positive_int("k", k)
+        N, I, O = self.n_hidden, self.n_inputs, self.n_outputs
+        new = normal(self._rng, (N, k), np.sqrt(2.0 / (N + I + k))).astype(self.dtype)
+        old_moments = self._moments
+        old_state = self._state
+        self._A = np.ascontiguousarray(np.hstack([self._A, new]))
+        self.n_inputs = I + k
+        self._allocate()
+        self._state[:] = old_state
+        if old_moments.size:
+            size = N * I + N * N + O * N
+            for half in range(2):
+                old = old_moments[half * size:(half + 1) * size]
+                m_new = self._moments[half * self._n_weights():(half + 1) * self._n_weights()]
+                m_new[:N * (I + k)].reshape(N, I + k)[:, :I] = old[:N * I].reshape(N, I)
+                m_new[N * (I + k):] = old[N * I:]
+        return self
+
+    def __repr__(self):
+        tag = ("d" if self.decorrelation else "") + self.method
+        return (f"OnlineRNN({self.n_inputs}, {self.n_hidden}, {self.n_outputs}, "
+                f"method={tag!r}, lr={self.lr:g}, sigma={self.sigma:g}, "
+                f"optimizer={self.optimizer!r}, activation={self.activation!r})")
+
+
+def _positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value!r}")
+    return int(value)
+
+
+def _positive(name, value):
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a number, got {value!r}") from None
+    if not np.isfinite(v) or v <= 0.0:
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return v
+
+
+def _choice(name, value, options):
+    if not isinstance(value, str) or value.lower() not in options:
+        raise ValueError(f"unknown {name} {value!r}; choose one of {sorted(options)}")
+    return value.lower()

@@ -1,0 +1,107 @@
+"""The jitted step equals the plain NumPy step of tests/naive.py."""
+
+import numpy as np
+import pytest
+
+from streamlearn import OnlineRNN
+
+from naive import NaiveRNN
+
+CASES = [
+    dict(method=m, decorrelation=d, optimizer=o)
+    for m in ("anp", "np", "wp", "bp")
+    for d in (False, True)
+    for o in ("sgd", "adam")
+]
+
+
+def stream(T, n_in, n_out, seed):
+    rng = np.random.default_rng(seed)
+    U = rng.normal(size=(T, n_in))
+    Y = np.tanh(np.cumsum(rng.normal(size=(T, n_out)), axis=0) / 5)
+    return U, Y
+
+
+def run_both(T=200, n_in=3, n_hidden=12, n_out=2, activation="tanh", seed=1, **kw):
+    kw.setdefault("lr", 1e-3)
+    kw.setdefault("lr_decorrelation", 1e-3)
+    kw.setdefault("sigma", 1e-2)
+    model = OnlineRNN(n_in, n_hidden, n_out, activation=activation, seed=seed, **kw)
+    naive = NaiveRNN(model)
+    U, Y = stream(T, n_in, n_out, seed)
+    got = np.array([model.learn_one(u, y) for u, y in zip(U, Y)])
+    want = np.array([naive.step(u, y) for u, y in zip(U, Y)])
+    return model, naive, got, want
+
+
+def assert_close(model, naive, got, want, rtol=1e-10):
+    scale = lambda a: max(1.0, np.abs(a).max())
+    assert np.abs(got - want).max() <= rtol * scale(want)
+    for name in "ARBD":
+        w, n = getattr(model, name), naive.W[name]
+        assert np.abs(w - n).max() <= rtol * scale(n), name
+    assert np.abs(model.state - naive.xs).max() <= rtol * scale(naive.xs)
+    assert np.abs(model.noisy_state - naive.xsn).max() <= rtol * scale(naive.xsn)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: "-".join(str(v) for v in c.values()))
+def test_kernel_matches_naive_over_200_steps(case):
+    model, naive, got, want = run_both(**case)
+    # the weights must have moved, or the comparison says nothing
+    assert np.abs(model.A - NaiveRNN(OnlineRNN(3, 12, 2, seed=1)).W["A"]).max() > 1e-6
+    assert_close(model, naive, got, want)
+
+
+@pytest.mark.parametrize("activation", ["relu", "identity", "sign"])
+@pytest.mark.parametrize("method", ["anp", "np", "wp"])
+def test_activations_match_naive(method, activation):
+    # short and small steps: a linear (identity) network with spectral radius
+    # above 1 has no tanh to bound its state
+    model, naive, got, want = run_both(method=method, activation=activation,
+                                       decorrelation=True, T=20, lr=1e-5)
+    assert np.all(np.isfinite(got))
+    assert_close(model, naive, got, want)
+
+
+@pytest.mark.parametrize("activation", ["relu", "identity"])
+def test_bp_activations_match_naive(activation):
+    model, naive, got, want = run_both(method="bp", activation=activation, T=20, lr=1e-5)
+    assert np.all(np.isfinite(got))
+    assert_close(model, naive, got, want)
+
+
+@pytest.mark.parametrize("window", [2, 5])
+@pytest.mark.parametrize("decorrelation", [False, True])
+def test_bptt_window_matches_naive(window, decorrelation):
+    model, naive, got, want = run_both(method="bp", bptt_window=window,
+                                       decorrelation=decorrelation, optimizer="adam")
+    assert_close(model, naive, got, want)
+
+
+def test_noisy_reference_matches_naive():
+    model, naive, got, want = run_both(method="anp", noisy_reference=True, decorrelation=True)
+    assert_close(model, naive, got, want)
+
+
+def test_advance_matches_naive_and_learns_nothing():
+    model, naive, _, _ = run_both(method="anp", T=20)
+    before = {k: getattr(model, k).copy() for k in "ARBD"}
+    U, _ = stream(30, 3, 2, 7)
+    got = model.advance_many(U)
+    want = np.array([naive.step(u, None, learn=False) for u in U])
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+    for k in "ARBD":
+        np.testing.assert_array_equal(getattr(model, k), before[k])
+    np.testing.assert_array_equal(model.state, model.noisy_state)
+
+
+def test_float32_tracks_float64():
+    """float32 kernels compute the same step to single precision."""
+    kw = dict(method="anp", decorrelation=True, sigma=1e-2, lr=1e-3, seed=3)
+    m64 = OnlineRNN(3, 12, 2, **kw)
+    m32 = OnlineRNN(3, 12, 2, dtype=np.float32, **kw)
+    U, Y = stream(20, 3, 2, 3)
+    p64 = m64.learn_many(U, Y)
+    p32 = m32.learn_many(U, Y)
+    assert p32.dtype == np.float32
+    np.testing.assert_allclose(p32, p64, atol=1e-4)
