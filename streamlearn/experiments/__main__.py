@@ -1,0 +1,7 @@
+"""``python -m streamlearn.experiments run|tune CONFIG --out DIR``."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
