@@ -1,0 +1,260 @@
+"""RNNForecaster: multi-horizon forecasting with delayed targets, as a River forecaster."""
+
+from __future__ import annotations
+
+import numpy as np
+from river.time_series.base import Forecaster
+
+from . import _forecast_kernels as FK
+from .online_rnn import OnlineRNN
+from .regressor import _FeatureMap, _TargetScaler, _target
+
+__all__ = ["RNNForecaster", "DEFAULT_LR"]
+
+#: Learning rate used when ``lr=None``, by (method, optimizer). Lower than the
+#: core's one-output defaults: ``max_horizon`` delayed pieces of dl reach the
+#: hidden layer at every step. Chosen on a Mackey-Glass stream, 100 hidden
+#: units, 15 horizons (docs/river.md, "Defaults").
+DEFAULT_LR = {
+    ("anp", "sgd"): 3e-4, ("np", "sgd"): 1e-4, ("wp", "sgd"): 1e-5, ("bp", "sgd"): 1e-3,
+    ("anp", "adam"): 1e-4, ("np", "adam"): 3e-5, ("wp", "adam"): 3e-6, ("bp", "adam"): 1e-4,
+}
+
+
+class RNNForecaster(Forecaster):
+    """Recurrent network forecasting 1 to ``max_horizon`` steps ahead, learning online.
+
+    One read-out unit per step ahead (a *direct* multi-horizon forecast): after
+    ``learn_one(y_t)``, output ``k`` is the forecast of ``y_{t+k}``. The network
+    (:class:`streamlearn.OnlineRNN`'s weights, learning rules and random
+    stream) sees the latest value, the optional exogenous features and a
+    constant at each step; its hidden state carries the past.
+
+    **Delayed targets.** The forecast of ``y_{t+k}`` made at time ``t`` can
+    only be scored when ``y_{t+k}`` arrives, ``k`` steps later. Each step
+    therefore keeps the activity vectors its update will need (input, hidden
+    states, the perturbation or measured activity change, both twins'
+    outputs; WP keeps its random-stream position and redraws its weight noise)
+    in a ring of ``max_horizon`` slots. When ``y`` arrives, every output that
+    predicted it gets its loss difference and its share of the update, one
+    optimiser step per time step. Nothing of size ``N x N`` is stored per
+    step. With ``max_horizon=1`` this is exactly the core's online rule. See
+    ``streamlearn/_forecast_kernels.py`` and ``docs/river.md``.
+
+    ``forecast`` is pure: it reads the outputs of the last step. The future
+    exogenous features ``xs`` are accepted for River's interface but not
+    used: a direct read-out from the state at ``t`` knows only the past.
+
+    Parameters
+    ----------
+    max_horizon
+        Number of steps ahead forecast (outputs); ``forecast(horizon)`` needs
+        ``horizon <= max_horizon``.
+    n_hidden
+        Number of hidden units.
+    method
+        ``"anp"``, ``"np"``, ``"wp"`` or ``"bp"`` (the gradient through the
+        current step, with the current read-out weights).
+    decorrelation
+        Learn a decorrelating matrix on the hidden state.
+    lr
+        Learning rate; ``None`` takes ``streamlearn.forecaster.DEFAULT_LR``.
+    lr_decorrelation
+        Learning rate of the decorrelating matrix.
+    sigma
+        Standard deviation of the perturbations.
+    optimizer
+        ``"sgd"`` or ``"adam"``.
+    activation
+        ``"tanh"``, ``"relu"``, ``"identity"`` or ``"sign"`` (not with ``"bp"``).
+    seed
+        Seed of the model's own random stream; ``None`` draws one.
+    dtype
+        ``numpy.float64`` or ``numpy.float32``.
+    noisy_reference
+        For ``"anp"``: make the reference twin noisy too (the forecasts are
+        then that twin's outputs, noise included).
+    adam_betas
+        Adam's decay rates.
+    adam_eps
+        Adam's denominator constant.
+    scale_target
+        Learn the series in running standard units (mean and standard
+        deviation of the values seen so far), so raw values of any scale work.
+    residual
+        The outputs forecast the change from the latest value (``y_{t+k} -
+        y_t``) rather than the value itself: an untrained network then starts
+        from the persistence forecast.
+    exogenous
+        Use the numeric features ``x`` given to ``learn_one`` as extra inputs.
+        With ``False`` they are ignored (e.g. the datetime features of River's
+        time-series datasets); with ``True`` a non-numeric one is an error.
+
+    Examples
+    --------
+
+    >>> from river import datasets, evaluate, metrics
+    >>> from streamlearn.forecaster import RNNForecaster
+
+    >>> model = RNNForecaster(max_horizon=12, n_hidden=32, exogenous=False, seed=42)
+    >>> evaluate.evaluate(datasets.AirlinePassengers(), model, metrics.MAE(), horizon=12)
+    +1  MAE: ...
+
+    >>> forecast = model.forecast(horizon=3)
+    >>> len(forecast)
+    3
+
+    """
+
+    def __init__(
+        self,
+        max_horizon: int = 12,
+        n_hidden: int = 100,
+        method: str = "anp",
+        decorrelation: bool = False,
+        lr: float | None = None,
+        lr_decorrelation: float = 1e-4,
+        sigma: float = 1e-3,
+        optimizer: str = "sgd",
+        activation: str = "tanh",
+        seed: int | None = None,
+        dtype: type = np.float64,
+        noisy_reference: bool = False,
+        adam_betas: tuple = (0.9, 0.999),
+        adam_eps: float = 1e-8,
+        scale_target: bool = True,
+        residual: bool = True,
+        exogenous: bool = True,
+    ):
+        self.max_horizon = max_horizon
+        self.n_hidden = n_hidden
+        self.method = method
+        self.decorrelation = decorrelation
+        self.lr = lr
+        self.lr_decorrelation = lr_decorrelation
+        self.sigma = sigma
+        self.optimizer = optimizer
+        self.activation = activation
+        self.seed = seed
+        self.dtype = dtype
+        self.noisy_reference = noisy_reference
+        self.adam_betas = adam_betas
+        self.adam_eps = adam_eps
+        self.scale_target = scale_target
+        self.residual = residual
+        self.exogenous = exogenous
+
+        key = (str(method).lower(), str(optimizer).lower())
+        # the core validates every parameter; inputs: constant, latest value
+        self.network = OnlineRNN(
+            2, n_hidden, max_horizon, method=method, decorrelation=decorrelation,
+            lr=DEFAULT_LR.get(key) if lr is None else lr,
+            lr_decorrelation=lr_decorrelation, sigma=sigma, optimizer=optimizer,
+            activation=activation, seed=seed, dtype=dtype, noisy_reference=noisy_reference,
+            adam_betas=adam_betas, adam_eps=adam_eps)
+        self._features = _FeatureMap(type(self).__name__, n_fixed=2)
+        self._target = _TargetScaler(bool(scale_target))
+        self._allocate()
+
+    @classmethod
+    def _unit_test_params(cls):
+        for method in ("anp", "np", "wp", "bp"):
+            for decorrelation in (False, True):
+                yield {"max_horizon": 3, "n_hidden": 12, "method": method,
+                       "decorrelation": decorrelation}
+
+    # -- buffers -------------------------------------------------------------------
+
+    def _allocate(self):
+        net = self.network
+        N, H, dt = net.n_hidden, net.n_outputs, net.dtype
+        I = net.n_inputs
+        wp = net.method == "wp"
+        self._dense = np.zeros(net._n_weights() if wp and net.optimizer == "adam" else 0, dt)
+        self._rng_tmp = np.zeros(4, np.uint64)
+        self._work_n = np.zeros((FK.N_FWORK_N, N), dt)
+        self._work_o = np.zeros((FK.N_FWORK_O, H), dt)
+        self._grad = np.zeros((H, N), dt)
+        self._slot_of = np.zeros(H, np.int64)
+        self._ring_u = np.zeros((H, I), dt)
+        self._ring_xp = np.zeros((H, N), dt)
+        self._ring_xs = np.zeros((H, N), dt)
+        self._ring_dir = np.zeros((H, N), dt)
+        self._ring_y = np.zeros((H, H), dt)
+        self._ring_yn = np.zeros((H, H), dt)
+        self._ring_do = np.zeros((H, H), dt)
+        self._ring_s = np.zeros((H, 2), dt)
+        self._ring_rng = np.zeros((H, 4), np.uint64)
+        self._ring_i = np.zeros(H, np.int64)
+        self._counters = np.zeros(FK.N_FCOUNTERS, np.int64)
+
+    def _add_inputs(self, k):
+        """Grow the network and the stored inputs; old steps read the new inputs as 0."""
+        net = self.network
+        net.add_inputs(k)
+        old = self._ring_u
+        self._ring_u = np.zeros((old.shape[0], net.n_inputs), net.dtype)
+        self._ring_u[:, :old.shape[1]] = old
+        if self._dense.size:
+            self._dense = np.zeros(net._n_weights(), net.dtype)
+
+    def _kernel_args(self):
+        net = self.network
+        return (net._A, net._R, net._B, net._D, net._moments, net._wp_noise, self._dense,
+                net._rng, self._rng_tmp, net._state, self._work_n, self._work_o, self._grad,
+                self._slot_of, self._ring_u, self._ring_xp, self._ring_xs, self._ring_dir,
+                self._ring_y, self._ring_yn, self._ring_do, self._ring_s, self._ring_rng,
+                self._ring_i, self._counters, net._hyper, net._config)
+
+    # -- River's interface ---------------------------------------------------------
+
+    @property
+    def n_steps(self):
+        """How many values have been learned from."""
+        return int(self._counters[FK.FK_STEPS])
+
+    @property
+    def feature_columns(self):
+        """Exogenous feature name -> input column (0: constant, 1: latest value)."""
+        return dict(self._features.columns)
+
+    def learn_one(self, y, x=None):
+        """Learn from the value ``y`` that just arrived (and features ``x``), then step.
+
+        Every earlier forecast that targeted this time step is scored and
+        learned from; then the network steps on ``y`` and makes the forecasts
+        that ``forecast`` returns.
+        """
+        owner = type(self).__name__
+        parsed = self._features.parse(x) if (self.exogenous and x) else ({}, [])
+        z = self._target.learn(_target(owner, y))  # after x validated: all or nothing
+        values, new = parsed
+        if new:
+            self._features.add(new)
+            self._add_inputs(len(new))
+        u = self._features.vector(values, self.network.dtype)
+        u[1] = z
+        base = z if self.residual else 0.0
+        FK.learn_step(*self._kernel_args(), z, u, base)
+        last = self._ring_y[(self.n_steps - 1) % self.network.n_outputs]
+        if not np.isfinite(last).all():
+            raise FloatingPointError(
+                f"{owner}: the forecasts are no longer finite; training diverged "
+                f"(method={self.network.method!r}, lr={self.network.lr:g}). Lower lr.")
+
+    def forecast(self, horizon, xs=None):
+        """Forecasts of the next ``horizon`` values (``horizon <= max_horizon``).
+
+        Pure. ``xs`` (future exogenous features) is accepted and ignored.
+        """
+        H = self.network.n_outputs
+        if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)):
+            raise TypeError(f"horizon must be an integer, got {horizon!r}")
+        if not 1 <= horizon <= H:
+            raise ValueError(
+                f"horizon must be between 1 and max_horizon={H}, got {horizon}; "
+                "build the forecaster with a larger max_horizon")
+        if self.n_steps == 0:
+            return [float(self._target.invert(0.0))] * int(horizon)
+        last = self._ring_y[(self.n_steps - 1) % H]
+        return [float(self._target.invert(float(v))) for v in last[:horizon]]

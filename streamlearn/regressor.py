@@ -1,0 +1,429 @@
+"""RNNRegressor: an OnlineRNN as a River regressor."""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+from river import base
+
+from .online_rnn import OnlineRNN
+
+__all__ = ["RNNRegressor"]
+
+
+def _sort_keys(keys):
+    """A stable order for new feature names, whatever the dict order."""
+    try:
+        return sorted(keys)
+    except TypeError:  # mixed key types: order by type name, then text
+        return sorted(keys, key=lambda k: (type(k).__name__, repr(k)))
+
+
+def _number(owner, name, value):
+    """``value`` as a float, or None when it is missing (None or NaN).
+
+    Booleans are numbers (0/1). Infinities and non-numbers are refused with an
+    error that names the feature.
+    """
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return float(value)
+    if not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"{owner}: feature {name!r} has the non-numeric value {value!r} "
+            f"({type(value).__name__}); encode it as numbers first (for instance "
+            "with preprocessing.OneHotEncoder) or leave it out of x")
+    v = float(value)
+    if math.isnan(v):
+        return None
+    if math.isinf(v):
+        raise ValueError(
+            f"{owner}: feature {name!r} is {v}; only finite values can be learned "
+            "from (leave the feature out, or pass NaN/None, to mark it missing)")
+    return v
+
+
+def _target(owner, y):
+    if isinstance(y, (bool, np.bool_)):
+        return float(y)
+    if not isinstance(y, numbers.Real):
+        raise TypeError(f"{owner}: the target must be a number, got {y!r} ({type(y).__name__})")
+    v = float(y)
+    if not math.isfinite(v):
+        raise ValueError(
+            f"{owner}: the target is {v}; a missing label cannot be learned from "
+            "(use advance_one(x) to move the state on a sample without a label)")
+    return v
+
+
+class _FeatureMap:
+    """Feature name -> input column, learned on the fly.
+
+    Column 0 is a constant 1 (the network has no biases, so this input gives
+    every hidden unit a learnable offset); the owner may reserve more leading
+    columns (``n_fixed``) for inputs of its own. A feature takes the next free
+    column the first time it carries a value; features that appear together
+    are placed in sorted order, so the layout does not depend on dict order.
+    """
+
+    def __init__(self, owner, n_fixed=1):
+        self.owner = owner
+        self.n_fixed = n_fixed  # leading columns the owner fills itself
+        self.columns = {}
+
+    @property
+    def n_inputs(self):
+        return self.n_fixed + len(self.columns)
+
+    def parse(self, x):
+        """Validated values of ``x`` and the sorted names seen for the first time."""
+        values = {}
+        new = []
+        for name, value in x.items():
+            v = _number(self.owner, name, value)
+            if v is None:
+                continue
+            values[name] = v
+            if name not in self.columns:
+                new.append(name)
+        return values, _sort_keys(new)
+
+    def add(self, names):
+        for name in names:
+            self.columns[name] = self.n_fixed + len(self.columns)
+
+    def vector(self, values, dtype):
+        """The input vector; names without a column (not learned yet) are left out."""
+        u = np.zeros(self.n_inputs, dtype=dtype)
+        u[0] = 1.0
+        columns = self.columns
+        for name, v in values.items():
+            j = columns.get(name)
+            if j is not None:
+                u[j] = v
+        return u
+
+    def frame(self, X, dtype):
+        """Columns of a DataFrame as a float matrix (NaN = missing), validated."""
+        names = list(X.columns)
+        M = np.empty((len(X), len(names)), dtype=np.float64)
+        for j, name in enumerate(names):
+            col = X[name]
+            if col.dtype == bool or col.dtype.kind in "iuf":
+                M[:, j] = col.to_numpy(dtype=np.float64, na_value=np.nan)
+            else:  # object / nullable / anything else: value by value
+                for i, value in enumerate(col.tolist()):
+                    v = _number(self.owner, name, value)
+                    M[i, j] = np.nan if v is None else v
+            inf = np.isinf(M[:, j])
+            if inf.any():
+                i = int(np.argmax(inf))
+                _number(self.owner, name, M[i, j])  # raises, naming the feature
+        return names, M
+
+
+class _TargetScaler:
+    """Running mean and standard deviation (Welford) of the targets."""
+
+    def __init__(self, enabled):
+        self.enabled = enabled
+        self.n = 0
+        self.mean = 0.0
+        self.m2 = 0.0
+
+    @property
+    def std(self):
+        if self.n < 2:
+            return 1.0
+        sd = math.sqrt(self.m2 / self.n)
+        # a (nearly) constant target has no scale to learn: keep unit scale
+        return sd if sd > 1e-9 * (1.0 + abs(self.mean)) else 1.0
+
+    def learn(self, y):
+        """Update with ``y``; return ``y`` in the updated standard units."""
+        if not self.enabled:
+            return y
+        self.n += 1
+        delta = y - self.mean
+        self.mean += delta / self.n
+        self.m2 += delta * (y - self.mean)
+        return (y - self.mean) / self.std
+
+    def invert(self, z):
+        if not self.enabled:
+            return z
+        return self.mean + self.std * z
+
+
+class RNNRegressor(base.MiniBatchRegressor):
+    """Recurrent network trained online by random perturbations, as a River regressor.
+
+    A one-hidden-layer RNN (:class:`streamlearn.OnlineRNN`) learns from every
+    sample as it arrives with activity-based node perturbation (``"anp"``),
+    node perturbation (``"np"``), weight perturbation (``"wp"``) or the exact
+    gradient through the current step (``"bp"``), optionally with a learned
+    decorrelation of the hidden state (Fernández, Keemink & van Gerven, 2024).
+
+    The model is **stateful**: its hidden state carries the past samples of
+    the stream, so the order of the samples matters.
+
+    * ``predict_one(x)`` is pure: it returns the prediction the network would
+      make if ``x`` were the next input, and changes nothing.
+    * ``learn_one(x, y)`` advances the hidden state by one step on ``x`` and
+      learns from ``y``.
+    * ``advance_one(x)`` advances the hidden state on a sample that has no
+      label, without learning (``advance_many`` for a frame of them).
+    * ``learn_many(X, y)`` equals ``learn_one`` row after row;
+      ``predict_many(X)`` equals ``predict_one`` on every row from the
+      current state (the rows are alternatives, not a sequence).
+
+    Features are read from the dict by name. A feature takes an input unit of
+    its own the first time it carries a value (new weights, drawn from the
+    model's random stream; features that appear together are placed in
+    sorted order); a missing feature, ``None`` or NaN reads as 0; booleans
+    are 0/1; a non-numeric value or an infinity raises an error that names
+    the feature. ``predict_one`` ignores features that have no input unit yet.
+    An extra constant input of 1 stands in for the biases the paper's network
+    does not have.
+
+    With ``scale_target=True`` (the default) the network learns the target
+    in running standard units, ``(y - mean) / std`` with the mean and
+    standard deviation of the targets seen so far (updated before each step),
+    and its predictions are mapped back; raw targets of any scale and offset
+    work without a target scaler. The features should still be scaled, e.g.
+    with ``preprocessing.StandardScaler`` in front.
+
+    Parameters
+    ----------
+    n_hidden
+        Number of hidden units.
+    method
+        ``"anp"``, ``"np"``, ``"wp"`` or ``"bp"``.
+    decorrelation
+        Learn a decorrelating matrix on the hidden state (DANP, DNP, DWP, DBP).
+    lr
+        Learning rate; ``None`` takes the core's per-method default
+        (``streamlearn.online_rnn.DEFAULT_LR``).
+    lr_decorrelation
+        Learning rate of the decorrelating matrix.
+    sigma
+        Standard deviation of the perturbations.
+    optimizer
+        ``"sgd"`` or ``"adam"``.
+    activation
+        ``"tanh"``, ``"relu"``, ``"identity"`` or ``"sign"`` (not with ``"bp"``).
+    seed
+        Seed of the model's own random stream (weights and noise); ``None``
+        draws one from the operating system.
+    dtype
+        ``numpy.float64`` or ``numpy.float32``.
+    bptt_window
+        For ``"bp"``: how many steps back the gradient goes (1 = the paper's
+        online baseline).
+    noisy_reference
+        For ``"anp"``: make the reference twin noisy too.
+    adam_betas
+        Adam's decay rates.
+    adam_eps
+        Adam's denominator constant.
+    scale_target
+        Learn the target in running standard units (see above).
+
+    Attributes
+    ----------
+    network : streamlearn.OnlineRNN
+        The network (weights ``A``, ``R``, ``B``, ``D`` and the hidden state).
+    feature_columns : dict
+        Feature name -> input column of ``network.A`` (column 0 is the constant).
+
+    Examples
+    --------
+
+    >>> from river import datasets, evaluate, metrics, preprocessing
+    >>> from streamlearn.regressor import RNNRegressor
+
+    >>> model = preprocessing.StandardScaler() | RNNRegressor(
+    ...     n_hidden=32, method="anp", decorrelation=True, seed=42)
+    >>> evaluate.progressive_val_score(datasets.TrumpApproval(), model, metrics.MAE())
+    MAE: ...
+
+    The hidden state moves on with every ``learn_one``; ``predict_one`` only looks:
+
+    >>> reg = RNNRegressor(n_hidden=8, seed=1)
+    >>> reg.learn_one({"a": 0.5}, 40.0)
+    >>> reg.predict_one({"a": 0.5}) == reg.predict_one({"a": 0.5})
+    True
+    >>> reg.advance_one({"a": 0.1})   # a sample without a label
+    >>> sorted(reg.feature_columns)
+    ['a']
+
+    """
+
+    def __init__(
+        self,
+        n_hidden: int = 100,
+        method: str = "anp",
+        decorrelation: bool = False,
+        lr: float | None = None,
+        lr_decorrelation: float = 1e-4,
+        sigma: float = 1e-3,
+        optimizer: str = "sgd",
+        activation: str = "tanh",
+        seed: int | None = None,
+        dtype: type = np.float64,
+        bptt_window: int = 1,
+        noisy_reference: bool = False,
+        adam_betas: tuple = (0.9, 0.999),
+        adam_eps: float = 1e-8,
+        scale_target: bool = True,
+    ):
+        self.n_hidden = n_hidden
+        self.method = method
+        self.decorrelation = decorrelation
+        self.lr = lr
+        self.lr_decorrelation = lr_decorrelation
+        self.sigma = sigma
+        self.optimizer = optimizer
+        self.activation = activation
+        self.seed = seed
+        self.dtype = dtype
+        self.bptt_window = bptt_window
+        self.noisy_reference = noisy_reference
+        self.adam_betas = adam_betas
+        self.adam_eps = adam_eps
+        self.scale_target = scale_target
+
+        # Built now so that a bad parameter fails here, not at the first sample;
+        # it starts with the constant input only and grows one column per feature.
+        self.network = OnlineRNN(
+            1, n_hidden, 1, method=method, decorrelation=decorrelation, lr=lr,
+            lr_decorrelation=lr_decorrelation, sigma=sigma, optimizer=optimizer,
+            activation=activation, seed=seed, dtype=dtype, bptt_window=bptt_window,
+            noisy_reference=noisy_reference, adam_betas=adam_betas, adam_eps=adam_eps)
+        self._features = _FeatureMap(type(self).__name__)
+        self._target = _TargetScaler(bool(scale_target))
+
+    @classmethod
+    def _unit_test_params(cls):
+        for method in ("anp", "np", "wp", "bp"):
+            for decorrelation in (False, True):
+                yield {"n_hidden": 12, "method": method, "decorrelation": decorrelation}
+
+    @property
+    def feature_columns(self):
+        return dict(self._features.columns)
+
+    @property
+    def target_mean(self):
+        """Running mean of the targets (0 with ``scale_target=False``)."""
+        return self._target.mean
+
+    @property
+    def target_std(self):
+        """Running standard deviation of the targets (1 with ``scale_target=False``)."""
+        return self._target.std
+
+    # -- one sample at a time ------------------------------------------------------
+
+    def _input(self, parsed):
+        values, new = parsed
+        if new:
+            self._features.add(new)
+            self.network.add_inputs(len(new))
+        return self._features.vector(values, self.network.dtype)
+
+    def _check_output(self, out):
+        if not np.isfinite(out).all():
+            raise FloatingPointError(
+                f"{type(self).__name__}: the network's output is no longer finite; "
+                f"training diverged (method={self.method!r}, lr={self.network.lr:g}). "
+                "Lower lr, scale the features, or use method='anp'.")
+
+    def learn_one(self, x, y):
+        """Advance the hidden state one step on ``x`` and learn from ``y``."""
+        parsed = self._features.parse(x)  # validate everything before changing anything
+        z = self._target.learn(_target(type(self).__name__, y))
+        u = self._input(parsed)
+        self._check_output(self.network.learn_one(u, np.array([z], dtype=self.network.dtype)))
+
+    def predict_one(self, x):
+        """The prediction if ``x`` were the next input; nothing changes."""
+        values, _ = self._features.parse(x)
+        u = self._features.vector(values, self.network.dtype)
+        return float(self._target.invert(float(self.network.predict_one(u)[0])))
+
+    def advance_one(self, x):
+        """Advance the hidden state one step on ``x`` without learning.
+
+        For samples that carry no label. No weight changes, except that a
+        feature seen for the first time gets its input weights. Returns None.
+        """
+        self._check_output(self.network.advance_one(self._input(self._features.parse(x))))
+
+    def reset_state(self):
+        """Forget the hidden state (e.g. between independent sequences); weights stay."""
+        self.network.reset_state()
+
+    # -- mini-batches ----------------------------------------------------------------
+
+    def _segments(self, names, M):
+        """Split a frame where features first carry a value, as learn_one would.
+
+        Yields ``(start, stop, U)``: rows ``start:stop`` as input vectors, after
+        the features first seen at row ``start`` have been given their columns.
+        """
+        present = ~np.isnan(M)
+        known = self._features.columns
+        first = {}
+        for j, name in enumerate(names):
+            if name not in known and present[:, j].any():
+                first[name] = int(np.argmax(present[:, j]))
+        starts = sorted(set(first.values()) | {0})
+        bounds = starts + [len(M)]
+        Mz = np.where(present, M, 0.0)
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            new = _sort_keys([n for n, r in first.items() if r == a])
+            if new:
+                self._features.add(new)
+                self.network.add_inputs(len(new))
+            U = np.zeros((b - a, self._features.n_inputs), dtype=self.network.dtype)
+            U[:, 0] = 1.0
+            for j, name in enumerate(names):
+                col = known.get(name)
+                if col is not None:
+                    U[:, col] = Mz[a:b, j]
+            yield a, b, U
+
+    def learn_many(self, X, y):
+        """``learn_one`` over the rows of ``X`` in order, with targets ``y``."""
+        if len(X) != len(y):
+            raise ValueError(f"X has {len(X)} rows but y has {len(y)} values")
+        owner = type(self).__name__
+        names, M = self._features.frame(X, np.float64)
+        targets = [_target(owner, v) for v in y.tolist()]
+        Z = np.array([self._target.learn(v) for v in targets], dtype=self.network.dtype)
+        for a, b, U in self._segments(names, M):
+            self._check_output(self.network.learn_many(U, Z[a:b].reshape(-1, 1)))
+
+    def advance_many(self, X):
+        """``advance_one`` over the rows of ``X`` in order."""
+        for _, _, U in self._segments(*self._features.frame(X, np.float64)):
+            self._check_output(self.network.advance_many(U))
+
+    def predict_many(self, X):
+        """``predict_one`` for every row of ``X``, each from the current state."""
+        import pandas as pd
+
+        names, M = self._features.frame(X, np.float64)
+        M = np.where(np.isnan(M), 0.0, M)
+        U = np.zeros((len(M), self._features.n_inputs), dtype=self.network.dtype)
+        U[:, 0] = 1.0
+        for j, name in enumerate(names):
+            col = self._features.columns.get(name)
+            if col is not None:
+                U[:, col] = M[:, j]
+        out = [float(self._target.invert(float(self.network.predict_one(u)[0]))) for u in U]
+        return pd.Series(out, index=X.index, dtype=float)
