@@ -148,15 +148,29 @@ class OnlineRNN:
         dt = self.dtype
         n_moments = 2 * self._n_weights() if self.optimizer == "adam" else 0
         self._moments = np.zeros(n_moments, dtype=dt)
-        self._wp_noise = np.zeros(self._n_weights() if self.method == "wp" else 0, dtype=dt)
         self._history = np.zeros((K_ if self.method == "bp" else 1, I + 2 * N), dtype=dt)
         self._state = np.zeros((2, N), dtype=dt)
+        self._counters = np.zeros(3, dtype=np.int64)
+        self._allocate_scratch()
+
+    _SCRATCH = ("_wp_noise", "_work_n", "_work_o", "_work_k", "_no_states")
+
+    def _allocate_scratch(self):
+        """Buffers written before they are read within a step: not model state."""
+        N, O, K_ = self.n_hidden, self.n_outputs, self.bptt_window
+        dt = self.dtype
+        self._wp_noise = np.zeros(self._n_weights() if self.method == "wp" else 0, dtype=dt)
         self._work_n = np.zeros((K.N_WORK_N, N), dtype=dt)
         self._work_o = np.zeros((K.N_WORK_O, O), dtype=dt)
         self._work_k = np.zeros((K_, N), dtype=dt)
-        self._counters = np.zeros(3, dtype=np.int64)
         self._no_states = np.zeros((0, N), dtype=dt)
-        self._no_targets = np.zeros((0, O), dtype=dt)
+
+    def __getstate__(self):
+        return {k: v for k, v in self.__dict__.items() if k not in self._SCRATCH}
+
+    def __setstate__(self, d):
+        self.__dict__.update(d)
+        self._allocate_scratch()
 
     def _kernel_args(self):
         return (self._A, self._R, self._B, self._D, self._moments, self._wp_noise,
