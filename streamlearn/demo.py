@@ -27,7 +27,7 @@ def parse_method(name):
 
 
 def run_demo(steps=50_000, n_hidden=100, method="danp", seed=0, horizon=15,
-             report_every=5_000, out=sys.stdout):
+             report_every=5_000, out=None):
     """Learn to forecast Mackey-Glass ``horizon`` steps ahead, online.
 
     Returns a dict with the prequential MSE of the model and of persistence
@@ -41,6 +41,7 @@ def run_demo(steps=50_000, n_hidden=100, method="danp", seed=0, horizon=15,
     >>> result["model_last"] < 0.5 * result["persistence_last"]
     True
     """
+    out = sys.stdout if out is None else out
     base, decorrelation = parse_method(method)
     U, Y = mackey_glass(steps, horizon=horizon, seed=seed)
     model = OnlineRNN(1, n_hidden, 1, method=base, decorrelation=decorrelation,
