@@ -102,6 +102,27 @@ def test_smoke_section_is_merged_and_named(tmp_path):
     assert full["name"] == "exp" and smoke["name"] == "exp-smoke"
 
 
+def test_named_variant_selects_methods_and_merges_settings(tmp_path):
+    f = tmp_path / "exp.yaml"
+    f.write_text(yaml.safe_dump({
+        "task": {"name": "mackey_glass"},
+        "protocol": {"epochs": 100, "final_epochs": 50},
+        "methods": {"anp": {"lr": 0.01}, "bp": {"optimizer": "adam"}, "np": {}},
+        "variants": {
+            "reduced": {"protocol": {"epochs": 10, "final_epochs": 5}, "methods": ["np", "anp"]},
+            "tweak": {"methods": {"anp": {"sigma": 0.01}}},
+        },
+    }))
+    reduced = load_config(f, variant="reduced")
+    assert reduced["name"] == "exp-reduced" and reduced["protocol"]["epochs"] == 10
+    assert reduced["methods"] == {"np": {}, "anp": {"lr": 0.01}}  # base settings kept
+    tweak = load_config(f, variant="tweak")
+    assert tweak["methods"]["anp"] == {"lr": 0.01, "sigma": 0.01}
+    assert set(tweak["methods"]) == {"anp", "bp", "np"}
+    with pytest.raises(ConfigError, match="variant 'full' is not defined.*reduced"):
+        load_config(f, variant="full")
+
+
 def test_smoke_without_section_is_an_error(tmp_path):
     f = tmp_path / "c.yaml"
     f.write_text("task: {name: mackey_glass}\nmethods: [anp]\n")
@@ -354,6 +375,17 @@ def test_tuning_for_other_settings_is_refused(tmp_path):
         run_experiment(other, tmp_path, quiet=True)
 
 
+def test_editing_a_tuned_value_in_the_yaml_keeps_the_tuning_valid(tmp_path):
+    # the tuner overrides lr, so a method's own lr does not make tuning.json stale;
+    # its sigma (not tuned here) does
+    base = dict(tune={"grid": {"lr": [1e-3, 1e-2]}, "epochs": 1, "final_epochs": 1})
+    tune(mg_config(methods={"anp": {"lr": 0.5}}, **base), tmp_path, quiet=True)
+    run_experiment(mg_config(methods={"anp": {"lr": 0.7}}, **base), tmp_path, quiet=True)
+    with pytest.raises(TuningMismatch):
+        run_experiment(mg_config(methods={"anp": {"lr": 0.7, "sigma": 0.01}}, **base),
+                       tmp_path, quiet=True)
+
+
 def test_tune_without_grid_is_an_error(tmp_path):
     with pytest.raises(ValueError, match="nothing to tune"):
         tune(mg_config(), tmp_path, quiet=True)
@@ -366,8 +398,8 @@ def test_add_subcommands_wires_run_and_tune():
     assert set(parsers) == {"run", "tune"}
     args = parser.parse_args(["run", "x.yaml", "--out", "d", "--smoke", "--jobs", "2"])
     assert args.func is cli._cmd_run and args.smoke and args.jobs == 2
-    args = parser.parse_args(["tune", "x.yaml", "--out", "d"])
-    assert args.func is cli._cmd_tune
+    args = parser.parse_args(["tune", "x.yaml", "--out", "d", "--variant", "reduced"])
+    assert args.func is cli._cmd_tune and args.variant == "reduced"
     with pytest.raises(SystemExit):
         parser.parse_args(["run", "x.yaml"])  # --out is required
 
@@ -377,6 +409,24 @@ def test_cli_reports_config_errors_with_exit_code_2(tmp_path, capsys):
     f.write_text("task: {name: mackey_glass}\nmethods: [backprop]\n")
     assert cli.main(["run", str(f), "--out", str(tmp_path / "o")]) == 2
     assert "unknown method 'backprop'" in capsys.readouterr().err
+
+
+def test_cli_tune_then_run_with_a_variant(tmp_path, capsys):
+    f = tmp_path / "c.yaml"
+    f.write_text(yaml.safe_dump({
+        "task": {"name": "mackey_glass", "n_steps": 5000},
+        "methods": ["anp"], "figures": False, "tune": {"grid": {"lr": [1e-3, 2e-3]}},
+        "variants": {"tiny": {"task": {"n_steps": 80}, "model": {"n_hidden": 4},
+                              "protocol": {"epochs": 2, "final_epochs": 1}, "seeds": 1}},
+    }))
+    out = tmp_path / "o"
+    assert cli.main(["tune", str(f), "--variant", "tiny", "--out", str(out)]) == 0
+    assert "chosen for anp: lr=" in capsys.readouterr().err
+    assert cli.main(["run", str(f), "--variant", "tiny", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "anp" in err and "final test" in err
+    run = read_json(out / "runs" / "anp-h4-s0.json")
+    assert run["tuned"] and run["task"]["n_steps"] == 80
 
 
 EXPERIMENTS = ["mackey_glass", "copy_memory", "weather_1h", "weather_24h", "weather_48h",

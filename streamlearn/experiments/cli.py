@@ -20,6 +20,8 @@ def _common(p):
                    help="output directory (results, figures); reruns resume from it")
     p.add_argument("--smoke", action="store_true",
                    help="use the configuration's small 'smoke' variant")
+    p.add_argument("--variant", metavar="NAME",
+                   help="use a variant defined under 'variants' in the configuration")
     p.add_argument("--force", action="store_true",
                    help="rerun finished runs instead of skipping them")
     p.add_argument("--jobs", type=int, default=1, metavar="N",
@@ -30,7 +32,7 @@ def _common(p):
 def _load(args):
     from .config import load_config
 
-    return load_config(args.config, smoke=args.smoke)
+    return load_config(args.config, smoke=args.smoke, variant=args.variant)
 
 
 def _jobs(args):

@@ -4,9 +4,14 @@ A configuration is a mapping with these top-level keys (see
 ``docs/experiments.md`` for the full schema and examples):
 
 ``name``, ``task``, ``protocol``, ``model``, ``methods``, ``seeds``,
-``stability``, ``tune``, ``figures`` and ``smoke``.
+``stability``, ``tune``, ``figures``, ``smoke`` and ``variants``.
 
-:func:`load_config` reads a file, applies the ``smoke`` overrides when asked,
+``smoke`` and each entry of ``variants`` are *variants*: partial configurations
+deep-merged over the rest when selected (``--smoke``, ``--variant NAME``), e.g. a
+tiny version for the test suite or the scaled-down version that was actually run
+for ``docs/results.md``.
+
+:func:`load_config` reads a file, applies a variant's overrides when asked,
 fills in defaults and checks every key, so that a typo fails at once with a
 message naming the key instead of silently running the wrong experiment.
 """
@@ -71,7 +76,7 @@ PROTOCOLS = {
 
 _TOP_LEVEL = {
     "name", "task", "protocol", "model", "methods", "seeds", "stability", "tune",
-    "figures", "smoke",
+    "figures", "smoke", "variants",
 }
 _STABILITY = {"max_weight": 1.0e4, "max_loss": 1.0e4}
 _TUNE = {
@@ -170,7 +175,37 @@ def _floats(values, where):
     return out
 
 
-def resolve_config(raw, *, smoke=False, base_dir=None, name=None):
+def _apply_variant(raw, variant):
+    """Deep-merge the selected variant over the base configuration."""
+    if variant == "smoke":
+        section = _as_mapping(raw.get("smoke"), "smoke")
+        if not section:
+            raise ConfigError("smoke variant requested but the configuration has no 'smoke' section")
+        where = "smoke"
+    else:
+        variants = _as_mapping(raw.get("variants"), "variants")
+        if variant not in variants:
+            known = ["smoke"] * ("smoke" in raw) + sorted(variants)
+            raise ConfigError(f"variant {variant!r} is not defined; known variants: {known}")
+        where = f"variants.{variant}"
+        section = _as_mapping(variants[variant], where)
+    _check_keys(section, _TOP_LEVEL - {"smoke", "variants"}, where)
+    cfg = {k: v for k, v in raw.items() if k not in ("smoke", "variants")}
+    methods = section.get("methods")
+    cfg = _deep_merge(cfg, {k: v for k, v in section.items() if k != "methods"})
+    if isinstance(methods, list):
+        # a list selects methods, keeping their base settings
+        base = cfg.get("methods") or {}
+        base = base if isinstance(base, dict) else {m: {} for m in base}
+        cfg["methods"] = {m: copy.deepcopy(base.get(m) or {}) for m in methods}
+    elif methods is not None:
+        base = cfg.get("methods") or {}
+        base = base if isinstance(base, dict) else {m: {} for m in base}
+        cfg["methods"] = _deep_merge(base, _as_mapping(methods, f"{where}.methods"))
+    return cfg
+
+
+def resolve_config(raw, *, smoke=False, variant=None, base_dir=None, name=None):
     """Validate a configuration mapping and fill in every default.
 
     Parameters
@@ -178,7 +213,11 @@ def resolve_config(raw, *, smoke=False, base_dir=None, name=None):
     raw : dict
         The configuration as read from YAML.
     smoke : bool, default False
-        Deep-merge the ``smoke`` section over the rest first.
+        Shorthand for ``variant="smoke"``.
+    variant : str, optional
+        Deep-merge this variant (``"smoke"`` or a key of ``variants``) over the
+        rest first. A ``methods`` list in a variant selects methods (keeping
+        their base settings); a ``methods`` mapping is merged into the base one.
     base_dir : path-like, optional
         Directory that relative data paths are resolved against (the config
         file's directory).
@@ -205,17 +244,15 @@ def resolve_config(raw, *, smoke=False, base_dir=None, name=None):
     """
     raw = _as_mapping(raw, "configuration")
     _check_keys(raw, _TOP_LEVEL, "configuration")
-    smoke_section = _as_mapping(raw.get("smoke"), "smoke")
-    cfg = {k: v for k, v in raw.items() if k != "smoke"}
     if smoke:
-        if not smoke_section:
-            raise ConfigError("smoke variant requested but the configuration has no 'smoke' section")
-        _check_keys(smoke_section, _TOP_LEVEL - {"smoke"}, "smoke")
-        cfg = _deep_merge(cfg, smoke_section)
-        # a method list in the smoke section replaces the method mapping entirely
-        if "methods" in smoke_section:
-            cfg["methods"] = copy.deepcopy(smoke_section["methods"])
-    out = {"name": str(cfg.get("name") or name or "experiment"), "smoke": bool(smoke)}
+        if variant not in (None, "smoke"):
+            raise ConfigError(f"smoke=True contradicts variant={variant!r}")
+        variant = "smoke"
+    if variant is None:
+        cfg = {k: v for k, v in raw.items() if k not in ("smoke", "variants")}
+    else:
+        cfg = _apply_variant(raw, variant)
+    out = {"name": str(cfg.get("name") or name or "experiment"), "variant": variant}
 
     # task
     task = dict(_as_mapping(cfg.get("task"), "task"))
@@ -335,7 +372,7 @@ def resolve_config(raw, *, smoke=False, base_dir=None, name=None):
     return out
 
 
-def load_config(path, *, smoke=False):
+def load_config(path, *, smoke=False, variant=None):
     """Read and resolve a YAML configuration file.
 
     Parameters
@@ -344,12 +381,15 @@ def load_config(path, *, smoke=False):
         The YAML file.
     smoke : bool, default False
         Use the file's small ``smoke`` variant.
+    variant : str, optional
+        Use this variant (see :func:`resolve_config`).
 
     Returns
     -------
     dict
         See :func:`resolve_config`. Relative data paths are resolved against the
-        file's directory; ``name`` defaults to the file's stem (plus ``-smoke``).
+        file's directory; ``name`` defaults to the file's stem, and a variant's
+        name is appended (``mackey_glass-smoke``).
     """
     path = Path(path)
     if not path.is_file():
@@ -360,11 +400,12 @@ def load_config(path, *, smoke=False):
         except yaml.YAMLError as exc:
             raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     try:
-        cfg = resolve_config(raw, smoke=smoke, base_dir=path.parent, name=path.stem)
+        cfg = resolve_config(raw, smoke=smoke, variant=variant, base_dir=path.parent,
+                             name=path.stem)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
-    if smoke:
-        cfg["name"] += "-smoke"
+    if cfg["variant"]:
+        cfg["name"] += f"-{cfg['variant']}"
     return cfg
 
 

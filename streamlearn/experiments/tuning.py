@@ -76,7 +76,11 @@ def tuning_fingerprint(cfg):
         "stability": cfg["stability"],
         "model": {k: v for k, v in cfg["model"].items() if k != "n_hidden"},
         "n_hidden": _n_hidden(cfg),
-        "methods": {m: cfg["methods"][m] for m in methods},
+        # a method's own value of a tuned setting is overridden by the tuner,
+        # so it does not make the tuning stale
+        "methods": {m: {k: v for k, v in cfg["methods"][m].items()
+                        if k not in (grid_for(cfg, m)[0] if grid_for(cfg, m) else {})}
+                    for m in methods},
         "grids": {m: grid_for(cfg, m) for m in methods},
         "seeds": cfg["tune"]["seeds"],
     })
