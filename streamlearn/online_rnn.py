@@ -3,6 +3,7 @@
 import numpy as np
 
 from . import _kernels as K
+from .checkpoint import Checkpointable
 from ._random import fresh_seed, seed_state, normal
 
 METHODS = {"anp": K.ANP, "np": K.NP, "wp": K.WP, "bp": K.BP}
@@ -18,7 +19,7 @@ DEFAULT_LR = {
 }
 
 
-class OnlineRNN:
+class OnlineRNN(Checkpointable):
     """A one-hidden-layer RNN that learns from every sample as it arrives.
 
     A clean twin and a noisy twin share the weights A (input), R (recurrent),
