@@ -67,6 +67,15 @@ class OnlineRNN(Checkpointable):
         Adam's decay rates.
     adam_eps : float
         Adam's denominator constant.
+    on_invalid : {"raise", "skip"}
+        What a sample holding NaN or inf does: raise ``ValueError`` (default),
+        or be ignored and counted in ``n_skipped``. Either way the model is
+        left exactly as it was. Wrong shapes and non-numbers (None, strings)
+        always raise.
+    threads : int
+        Threads for the N x N passes of a step (1 = single-threaded). Worth it
+        for large networks only (about 1000 hidden units and up); the results
+        are bit-identical to ``threads=1``. See docs/benchmarks.md.
 
     Examples
     --------
@@ -86,7 +95,7 @@ class OnlineRNN(Checkpointable):
                  decorrelation=False, lr=None, lr_decorrelation=1e-4, sigma=1e-3,
                  optimizer="sgd", activation="tanh", seed=None, dtype=np.float64,
                  bptt_window=1, noisy_reference=False, adam_betas=(0.9, 0.999),
-                 adam_eps=1e-8):
+                 adam_eps=1e-8, on_invalid="raise", threads=1):
         self.n_inputs = _positive_int("n_inputs", n_inputs)
         self.n_hidden = _positive_int("n_hidden", n_hidden)
         self.n_outputs = _positive_int("n_outputs", n_outputs)
@@ -117,14 +126,19 @@ class OnlineRNN(Checkpointable):
             raise ValueError(
                 "noisy_reference=True applies to method='anp' only: "
                 f"{self.method!r} reads the noise it injected")
+        self.on_invalid = _choice("on_invalid", on_invalid, {"raise": 0, "skip": 1})
+        self.n_skipped = 0
+        self.threads = _positive_int("threads", threads)
         self.seed = fresh_seed() if seed is None else int(seed)
 
         self._rng = seed_state(self.seed)
         N, I, O = self.n_hidden, self.n_inputs, self.n_outputs
         self._A = self._xavier(N, I)
-        self._R = self._xavier(N, N)
+        # R and D are stored column-major: the kernels walk R^T and D^T by rows
+        # (streamlearn/_kernels.py, "Fast path")
+        self._R = np.asfortranarray(self._xavier(N, N))
         self._B = self._xavier(O, N)
-        self._D = np.eye(N, dtype=self.dtype)
+        self._D = np.eye(N, dtype=self.dtype, order="F")
         self._allocate()
         self._hyper = np.array([self.lr, self.lr_decorrelation, self.sigma, beta1, beta2,
                                 self.adam_eps], dtype=np.float64)
@@ -154,17 +168,24 @@ class OnlineRNN(Checkpointable):
         self._counters = np.zeros(3, dtype=np.int64)
         self._allocate_scratch()
 
-    _SCRATCH = ("_wp_noise", "_work_n", "_work_o", "_work_k", "_no_states")
+    _SCRATCH = ("_wp_noise", "_work_n", "_work_o", "_work_k", "_no_states",
+                "_pend_g", "_pend_p", "_pend_u", "_pend_k")
 
     def _allocate_scratch(self):
         """Buffers written before they are read within a step: not model state."""
-        N, O, K_ = self.n_hidden, self.n_outputs, self.bptt_window
+        N, I, O, K_ = self.n_hidden, self.n_inputs, self.n_outputs, self.bptt_window
         dt = self.dtype
         self._wp_noise = np.zeros(self._n_weights() if self.method == "wp" else 0, dtype=dt)
-        self._work_n = np.zeros((K.N_WORK_N, N), dtype=dt)
+        self._work_n = np.zeros((K.N_WORK_N_FAST, N), dtype=dt)
         self._work_o = np.zeros((K.N_WORK_O, O), dtype=dt)
         self._work_k = np.zeros((K_, N), dtype=dt)
         self._no_states = np.zeros((0, N), dtype=dt)
+        # the A and R update a step leaves pending for the next pass over R;
+        # nothing is pending between calls (kernels flush before returning)
+        self._pend_g = np.zeros((K_, N), dtype=dt)
+        self._pend_p = np.zeros((K_, N), dtype=dt)
+        self._pend_u = np.zeros((K_, I), dtype=dt)
+        self._pend_k = np.zeros(2, dtype=np.int64)
 
     def __getstate__(self):
         return {k: v for k, v in self.__dict__.items() if k not in self._SCRATCH}
@@ -217,27 +238,53 @@ class OnlineRNN(Checkpointable):
 
     # -- input checks ----------------------------------------------------------
 
+    def _numeric(self, name, value):
+        """``value`` as an array of self.dtype, refusing non-numbers by name.
+
+        Booleans count as numbers (0 and 1); None and non-numeric entries are
+        refused with a TypeError; NaN and inf pass here and are judged by the
+        caller under the ``on_invalid`` policy.
+        """
+        raw = np.asarray(value)
+        if raw.dtype.kind in "biuf":
+            return raw.astype(self.dtype, copy=False)
+        if raw.dtype.kind == "O":
+            for item in raw.flat:
+                if isinstance(item, (bool, int, float, np.bool_, np.integer, np.floating)):
+                    continue
+                raise TypeError(f"{name} must hold numbers, got {item!r} in {value!r}")
+            return raw.astype(self.dtype)
+        raise TypeError(f"{name} must hold numbers, got {value!r} (dtype {raw.dtype})")
+
     def _vector(self, name, value, size):
-        arr = np.asarray(value, dtype=self.dtype)
+        """A (size,) array, or None if it holds NaN/inf and the policy skips."""
+        arr = self._numeric(name, value)
         if arr.ndim == 0 and size == 1:
             arr = arr.reshape(1)
         if arr.shape != (size,):
             raise ValueError(f"{name} must have shape ({size},), got {np.shape(value)}")
         if not np.all(np.isfinite(arr)):
-            raise ValueError(f"{name} must be finite, got {np.asarray(value)!r}")
+            if self.on_invalid == "skip":
+                return None
+            raise ValueError(f"{name} must be finite, got {value!r}")
         return np.ascontiguousarray(arr)
 
     def _matrix(self, name, value, cols):
-        arr = np.asarray(value, dtype=self.dtype)
+        """A (T, cols) array and the mask of its finite rows (all True unless
+        the policy skips; under "raise" a non-finite row is an error)."""
+        arr = self._numeric(name, value)
         if arr.ndim == 1 and cols == 1:
             arr = arr.reshape(-1, 1)
         if arr.ndim != 2 or arr.shape[1] != cols:
             raise ValueError(f"{name} must have shape (T, {cols}), got {np.shape(value)}")
-        bad = ~np.isfinite(arr)
-        if bad.any():
-            row = int(np.argwhere(bad)[0][0])
+        ok = np.isfinite(arr).all(axis=1)
+        if not ok.all() and self.on_invalid == "raise":
+            row = int(np.argmin(ok))
             raise ValueError(f"{name} must be finite; row {row} is {arr[row]!r}")
-        return np.ascontiguousarray(arr)
+        return np.ascontiguousarray(arr), ok
+
+    def _skip(self, count=1):
+        self.n_skipped += int(count)
 
     # -- learning and prediction -----------------------------------------------
 
@@ -245,23 +292,34 @@ class OnlineRNN(Checkpointable):
         """Step both twins on input ``u`` and learn from target ``y``.
 
         Returns the clean prediction for ``y`` made before the update (the
-        prequential prediction), shape (n_outputs,).
+        prequential prediction), shape (n_outputs,). Under
+        ``on_invalid="skip"`` a sample holding NaN or inf is ignored: the
+        model does not change, ``n_skipped`` grows and None is returned.
         """
-        U = self._vector("u", u, self.n_inputs).reshape(1, -1)
-        Y = self._vector("y", y, self.n_outputs).reshape(1, -1)
-        return self._run(U, Y, True, False)[0][0]
+        u = self._vector("u", u, self.n_inputs)
+        y = self._vector("y", y, self.n_outputs)
+        if u is None or y is None:
+            self._skip()
+            return None
+        return self._run(u.reshape(1, -1), y.reshape(1, -1), True, False)[0][0]
 
     def learn_many(self, U, Y, return_states=False):
         """``learn_one`` over a (T, n_inputs) / (T, n_outputs) sequence in one call.
 
         Bit-identical to looping ``learn_one``. Returns the T prequential
         predictions, and with ``return_states`` also the clean hidden states
-        xs_t, shape (T, n_hidden).
+        xs_t, shape (T, n_hidden). Under ``on_invalid="skip"`` rows holding
+        NaN or inf are not samples: the call equals ``learn_many(U[ok], Y[ok])``
+        for the finite rows ``ok``, and returns only their predictions.
         """
-        U = self._matrix("U", U, self.n_inputs)
-        Y = self._matrix("Y", Y, self.n_outputs)
+        U, ok_u = self._matrix("U", U, self.n_inputs)
+        Y, ok_y = self._matrix("Y", Y, self.n_outputs)
         if U.shape[0] != Y.shape[0]:
             raise ValueError(f"U and Y must have the same length, got {U.shape[0]} and {Y.shape[0]}")
+        ok = ok_u & ok_y
+        if not ok.all():
+            self._skip(np.count_nonzero(~ok))
+            U, Y = np.ascontiguousarray(U[ok]), np.ascontiguousarray(Y[ok])
         out, xs = self._run(U, Y, True, return_states)
         return (out, xs) if return_states else out
 
@@ -269,24 +327,36 @@ class OnlineRNN(Checkpointable):
         """Step the clean twin on ``u`` without learning; return its output.
 
         The noisy twin is re-synchronised to the clean state; no noise is drawn
-        and no weight (nor D) changes.
+        and no weight (nor D) changes. Invalid ``u``: as in ``learn_one``.
         """
-        U = self._vector("u", u, self.n_inputs).reshape(1, -1)
-        return self._run(U, None, False, False)[0][0]
+        u = self._vector("u", u, self.n_inputs)
+        if u is None:
+            self._skip()
+            return None
+        return self._run(u.reshape(1, -1), None, False, False)[0][0]
 
     def advance_many(self, U, return_states=False):
         """``advance_one`` over a (T, n_inputs) sequence: evaluation that
-        continues from (and moves) the current state, without learning."""
-        U = self._matrix("U", U, self.n_inputs)
+        continues from (and moves) the current state, without learning.
+        Invalid rows: as in ``learn_many``."""
+        U, ok = self._matrix("U", U, self.n_inputs)
+        if not ok.all():
+            self._skip(np.count_nonzero(~ok))
+            U = np.ascontiguousarray(U[ok])
         out, xs = self._run(U, None, False, return_states)
         return (out, xs) if return_states else out
 
     def predict_one(self, u):
-        """The clean output if ``u`` were the next input; changes nothing."""
+        """The clean output if ``u`` were the next input; changes nothing.
+
+        Under ``on_invalid="skip"`` an input holding NaN or inf gives None.
+        """
         u = self._vector("u", u, self.n_inputs)
+        if u is None:
+            return None
         out = np.empty(self.n_outputs, dtype=self.dtype)
-        K._predict(self._A, self._R, self._B, self._D, self._state, self._work_n,
-                   self._config, u, out)
+        K._predict_fast(self._A, self._R.T, self._B, self._D.T, self._state, self._work_n,
+                        self._config, u, out)
         return out
 
     def _run(self, U, Y, learn, return_states):
@@ -295,7 +365,14 @@ class OnlineRNN(Checkpointable):
             Y = np.zeros((T, self.n_outputs), dtype=self.dtype)
         out = np.empty((T, self.n_outputs), dtype=self.dtype)
         xs = np.empty((T, self.n_hidden), dtype=self.dtype) if return_states else self._no_states
-        K._run(*self._kernel_args(), U, Y, out, xs, learn)
+        if not (self._R.flags.f_contiguous and self._D.flags.f_contiguous):
+            self._R = np.asfortranarray(self._R)  # e.g. set from outside
+            self._D = np.asfortranarray(self._D)
+        K._run_fast(self._A, self._R.T, self._B, self._D.T, self._moments, self._wp_noise,
+                    self._history, self._state, self._work_n, self._work_o, self._work_k,
+                    self._rng, self._counters, self._hyper, self._config, self._pend_g,
+                    self._pend_p, self._pend_u, self._pend_k, U, Y, out, xs, learn,
+                    self.threads)
         return out, (xs if return_states else None)
 
     def reset_state(self):
