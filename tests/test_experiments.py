@@ -108,15 +108,17 @@ def test_named_variant_selects_methods_and_merges_settings(tmp_path):
         "task": {"name": "mackey_glass"},
         "protocol": {"epochs": 100, "final_epochs": 50},
         "methods": {"anp": {"lr": 0.01}, "bp": {"optimizer": "adam"}, "np": {}},
+        "tune": {"method_grids": {"anp": {"lr": [0.1]}}},
         "variants": {
             "reduced": {"protocol": {"epochs": 10, "final_epochs": 5}, "methods": ["np", "anp"]},
-            "tweak": {"methods": {"anp": {"sigma": 0.01}}},
+            "tweak": {"methods": {"anp": {"sigma": 0.01}}, "tune": {"method_grids": {}}},
         },
     }))
     reduced = load_config(f, variant="reduced")
     assert reduced["name"] == "exp-reduced" and reduced["protocol"]["epochs"] == 10
     assert reduced["methods"] == {"np": {}, "anp": {"lr": 0.01}}  # base settings kept
     tweak = load_config(f, variant="tweak")
+    assert load_config(f, variant="tweak")["tune"]["method_grids"] == {}
     assert tweak["methods"]["anp"] == {"lr": 0.01, "sigma": 0.01}
     assert set(tweak["methods"]) == {"anp", "bp", "np"}
     with pytest.raises(ConfigError, match="variant 'full' is not defined.*reduced"):

@@ -95,10 +95,14 @@ WEATHER_PATH_ENV = "STREAMLEARN_WEATHER_CSV"
 
 
 def _deep_merge(base, override):
-    """Return ``base`` with ``override`` merged in (mappings recursively)."""
+    """Return ``base`` with ``override`` merged in (mappings recursively).
+
+    An empty mapping in ``override`` clears the mapping it replaces (so that a
+    variant can drop, e.g., ``tune.method_grids``).
+    """
     out = copy.deepcopy(base)
     for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
+        if isinstance(value, dict) and value and isinstance(out.get(key), dict):
             out[key] = _deep_merge(out[key], value)
         else:
             out[key] = copy.deepcopy(value)
