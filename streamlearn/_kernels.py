@@ -23,7 +23,7 @@ Buffers (shapes with N hidden, I inputs, O outputs, K = bptt window):
 """
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from ._random import _fill_normal
 
@@ -512,3 +512,706 @@ def _predict(A, R, B, D, state, work_n, config, u, out):
     else:
         xs_new[:] = x
     _matvec(B, xs_new, out)
+
+
+# ---------------------------------------------------------------------------
+# Fast path: one pass over each N x N matrix per step.
+#
+# ``OnlineRNN`` stores R and D column-major, so the kernels below receive
+# RT = R^T and DT = D^T as C-contiguous arrays: row j of RT is column j of R.
+# Then every product the step needs runs along contiguous rows as a vector
+# "axpy" (alpha += xs_j * RT[j]), which vectorises without reassociating a
+# sum: alpha_i still accumulates its terms in the order j = 0, 1, ..., so
+# the fast path computes exactly the numbers of the reference ``_step``.
+#
+# The A and R updates of a step are *pending* until the next pass over the
+# same rows: step t+1 first applies step t's rank-1 update to a block of rows
+# of RT, then uses them for its own products, so R is read and written once
+# per step. The decorrelation update of D needs w = D^T xs, whose entry j is
+# the dot product of row j of DT with xs: with D stored transposed the update
+# of row j of DT needs only w_j, so step t+1's pass over DT computes w_j,
+# updates the row and accumulates D x_{t+1} from it, all in one read and one
+# write. At the end of every ``_run_fast`` call the pending updates are
+# flushed, so between calls the weights in memory are always current.
+#
+# Extra buffers: ``pend_g`` (K, N), ``pend_p`` (K, N), ``pend_u`` (K, I): the
+# factors of the pending rank-k update of A and R (k = ``pend_k[0]``);
+# the pending decorrelation flag ``pend_k[1]`` uses xs = state[0].
+# ---------------------------------------------------------------------------
+
+# extra rows of work_n used by the fast path
+W_GL, W_DECA, W_DECB, W_SINK, W_ACC, W_W = 11, 12, 13, 14, 15, 16
+N_WORK_N_FAST = 17
+
+
+@njit(cache=True)
+def _pending_general(RT, j0, j1, G, P, k, lr, opt, M, V, hyper, t):
+    """Rows j0:j1 of RT (columns of R): R -= lr * step(sum_q G[q] P[q]^T).
+
+    The element arithmetic of ``_update_lowrank``; M and V are R's moments in
+    R's own (row-major) layout.
+    """
+    N = RT.shape[1]
+    if opt == SGD:
+        if k == 1:
+            for j in range(j0, j1):
+                row = RT[j]
+                pj = P[0, j]
+                for i in range(N):
+                    g = lr * G[0, i]
+                    if g != 0.0:
+                        row[i] -= g * pj
+            return
+        for j in range(j0, j1):
+            row = RT[j]
+            for i in range(N):
+                s = 0.0
+                for q in range(k):
+                    s += G[q, i] * P[q, j]
+                row[i] -= lr * s
+        return
+    b1, b2, bc1, bc2 = _adam_coefficients(hyper, t)
+    eps = hyper[H_EPS]
+    for j in range(j0, j1):
+        row = RT[j]
+        for i in range(N):
+            s = 0.0
+            for q in range(k):
+                s += G[q, i] * P[q, j]
+            m = b1 * M[i, j] + (1.0 - b1) * s
+            v = b2 * V[i, j] + (1.0 - b2) * s * s
+            M[i, j] = m
+            V[i, j] = v
+            row[i] -= lr * (m / bc1) / (np.sqrt(v / bc2) + eps)
+
+
+@njit(cache=True)
+def _axpy4(r0, r1, r2, r3, a0, a1, a2, a3, b0, b1, b2, b3, i0, i1, acc, accn):
+    """acc += r0 a0 + ... + r3 a3 and accn += r0 b0 + ..., in that order."""
+    for i in range(i0, i1):
+        v0 = r0[i]
+        v1 = r1[i]
+        v2 = r2[i]
+        v3 = r3[i]
+        acc[i] = acc[i] + v0 * a0 + v1 * a1 + v2 * a2 + v3 * a3
+        accn[i] = accn[i] + v0 * b0 + v1 * b1 + v2 * b2 + v3 * b3
+
+
+@njit(cache=True)
+def _r_rows(RT, j0, j1, i0, i1, gl, P0, fused, xs, xsn, alpha, alphan):
+    """Rows j0:j1 of RT, columns i0:i1: optionally the pending SGD rank-1
+    update RT[j, i] -= gl[i] * P0[j] (``fused``), then
+    alpha[i] += RT[j, i] xs[j] and alphan[i] += RT[j, i] xsn[j] in j order.
+    """
+    j = j0
+    while j + 4 <= j1:
+        r0 = RT[j]
+        r1 = RT[j + 1]
+        r2 = RT[j + 2]
+        r3 = RT[j + 3]
+        a0, a1, a2, a3 = xs[j], xs[j + 1], xs[j + 2], xs[j + 3]
+        b0, b1, b2, b3 = xsn[j], xsn[j + 1], xsn[j + 2], xsn[j + 3]
+        if fused:
+            p0, p1, p2, p3 = P0[j], P0[j + 1], P0[j + 2], P0[j + 3]
+            for i in range(i0, i1):
+                g = gl[i]
+                v0 = r0[i] - g * p0
+                r0[i] = v0
+                v1 = r1[i] - g * p1
+                r1[i] = v1
+                v2 = r2[i] - g * p2
+                r2[i] = v2
+                v3 = r3[i] - g * p3
+                r3[i] = v3
+                alpha[i] = alpha[i] + v0 * a0 + v1 * a1 + v2 * a2 + v3 * a3
+                alphan[i] = alphan[i] + v0 * b0 + v1 * b1 + v2 * b2 + v3 * b3
+        else:
+            _axpy4(r0, r1, r2, r3, a0, a1, a2, a3, b0, b1, b2, b3, i0, i1, alpha, alphan)
+        j += 4
+    while j < j1:
+        row = RT[j]
+        a = xs[j]
+        b = xsn[j]
+        if fused:
+            p = P0[j]
+            for i in range(i0, i1):
+                v = row[i] - gl[i] * p
+                row[i] = v
+                alpha[i] += v * a
+                alphan[i] += v * b
+        else:
+            for i in range(i0, i1):
+                v = row[i]
+                alpha[i] += v * a
+                alphan[i] += v * b
+        j += 1
+
+
+@njit(cache=True)
+def _r_rows_wp(RT, xiR, xs, xsn, alpha, alphan):
+    """WP products: alpha += R xs and alphan += (R + xiR) xsn, in j order."""
+    N = RT.shape[0]
+    for j in range(N):
+        row = RT[j]
+        a = xs[j]
+        b = xsn[j]
+        for i in range(N):
+            r = row[i]
+            alpha[i] += r * a
+            alphan[i] += (r + xiR[i, j]) * b
+
+
+@njit(cache=True)
+def _d_rows(DT, j0, j1, pend, xsp, da, db, x, xn, xs_new, xsn_new, acc):
+    """Rows j0:j1 of DT: the pending decorrelation update, then the products.
+
+    With ``pend``: w_j = (D^T xsp)_j = DT[j] . xsp (summed over i in order, as
+    ``_rmatvec``), then DT[j, i] = DT[j, i] * db[i] - da[i] * w_j, which is
+    eq. 10's D[i, j] update with da = eps xsp, db = 1 + da xsp. Then
+    xs_new += DT[j] x[j], xsn_new += DT[j] xn[j]. ``acc`` is 4 scratch slots.
+    """
+    N = DT.shape[1]
+    j = j0
+    while j + 4 <= j1:
+        r0 = DT[j]
+        r1 = DT[j + 1]
+        r2 = DT[j + 2]
+        r3 = DT[j + 3]
+        a0, a1, a2, a3 = x[j], x[j + 1], x[j + 2], x[j + 3]
+        b0, b1, b2, b3 = xn[j], xn[j + 1], xn[j + 2], xn[j + 3]
+        if pend:
+            acc[0] = 0.0
+            acc[1] = 0.0
+            acc[2] = 0.0
+            acc[3] = 0.0
+            w0 = acc[0]
+            w1 = acc[1]
+            w2 = acc[2]
+            w3 = acc[3]
+            for i in range(N):
+                q = xsp[i]
+                w0 += r0[i] * q
+                w1 += r1[i] * q
+                w2 += r2[i] * q
+                w3 += r3[i] * q
+            for i in range(N):
+                c = da[i]
+                d = db[i]
+                v0 = r0[i] * d - c * w0
+                r0[i] = v0
+                v1 = r1[i] * d - c * w1
+                r1[i] = v1
+                v2 = r2[i] * d - c * w2
+                r2[i] = v2
+                v3 = r3[i] * d - c * w3
+                r3[i] = v3
+                xs_new[i] = xs_new[i] + v0 * a0 + v1 * a1 + v2 * a2 + v3 * a3
+                xsn_new[i] = xsn_new[i] + v0 * b0 + v1 * b1 + v2 * b2 + v3 * b3
+        else:
+            _axpy4(r0, r1, r2, r3, a0, a1, a2, a3, b0, b1, b2, b3, 0, N, xs_new, xsn_new)
+        j += 4
+    while j < j1:
+        row = DT[j]
+        a = x[j]
+        b = xn[j]
+        if pend:
+            acc[0] = 0.0
+            w = acc[0]
+            for i in range(N):
+                w += row[i] * xsp[i]
+            for i in range(N):
+                v = row[i] * db[i] - da[i] * w
+                row[i] = v
+                xs_new[i] += v * a
+                xsn_new[i] += v * b
+        else:
+            for i in range(N):
+                v = row[i]
+                xs_new[i] += v * a
+                xsn_new[i] += v * b
+        j += 1
+
+
+@njit(cache=True)
+def _decor_factors(xsp, eps, da, db):
+    for i in range(xsp.shape[0]):
+        a = eps * xsp[i]
+        da[i] = a
+        db[i] = 1.0 + a * xsp[i]
+
+
+@njit(cache=True)
+def _decor_flush(DT, xsp, da, db, acc):
+    """Apply the pending decorrelation update alone (no products)."""
+    N = DT.shape[1]
+    for j in range(DT.shape[0]):
+        row = DT[j]
+        acc[0] = 0.0
+        w = acc[0]
+        for i in range(N):
+            w += row[i] * xsp[i]
+        for i in range(N):
+            row[i] = row[i] * db[i] - da[i] * w
+
+
+@njit(cache=True)
+def _r_flush(RT, gl, P0):
+    N = RT.shape[1]
+    for j in range(RT.shape[0]):
+        row = RT[j]
+        p = P0[j]
+        for i in range(N):
+            row[i] = row[i] - gl[i] * p
+
+
+@njit(cache=True)
+def _apply_pending_ar(A, RT, O, pend_g, pend_p, pend_u, pend_k, work_n, moments, counters, hyper,
+                      config, fuse_r):
+    """Apply the pending A update, and the R update unless ``_r_rows`` fuses it.
+
+    Returns True when the pending R update is a rank-1 SGD one left for
+    ``_r_rows`` to fuse; its row factor lr * g is then in work_n[W_GL].
+    """
+    k = pend_k[0]
+    if k == 0:
+        return False
+    N, I = A.shape
+    opt = config[C_OPT]
+    lr = hyper[H_LR]
+    t = counters[K_ADAM]
+    mA, vA, mR, vR, mB, vB = _split_moments(moments, N, I, O)
+    _update_lowrank(A, pend_g, pend_u, k, lr, opt, mA, vA, hyper, t)
+    pend_k[0] = 0
+    if opt == SGD and k == 1:
+        gl = work_n[W_GL]
+        for i in range(N):
+            gl[i] = lr * pend_g[0, i]
+        if fuse_r:
+            return True
+        _r_flush(RT, gl, pend_p[0])
+        return False
+    _pending_general(RT, 0, N, pend_g, pend_p, k, lr, opt, mR, vR, hyper, t)
+    return False
+
+
+@njit(cache=True)
+def _bp_gradients_t(RT, B, DT, history, G, counters, config, y, target, gb, tmp, tmp2):
+    """``_bp_gradients`` with R and D stored transposed (same arithmetic)."""
+    N = RT.shape[0]
+    O = B.shape[0]
+    I = history.shape[1] - 2 * N
+    K = config[C_WINDOW]
+    decor = config[C_DECOR] != 0
+    fill = counters[K_FILL]
+    for o in range(O):
+        gb[o] = 2.0 * (y[o] - target[o]) / O
+    _rmatvec(B, gb, tmp)
+    slot = (counters[K_POS] - 1) % K
+    for q in range(fill):
+        d = history[slot, I + N:I + 2 * N]
+        if decor:
+            _rmatvec_t(DT, tmp, tmp2)
+        else:
+            tmp2[:] = tmp
+        g = G[slot]
+        for i in range(N):
+            g[i] = d[i] * tmp2[i]
+        if q + 1 < fill:
+            _rmatvec_t(RT, g, tmp)
+        slot = (slot - 1) % K
+
+
+@njit(cache=True)
+def _rmatvec_t(MT, v, out):
+    """out = M^T v from MT = M^T: out[j] = sum_i MT[j, i] v[i], as ``_rmatvec``."""
+    rows, cols = MT.shape
+    for j in range(rows):
+        out[j] = 0.0
+        s = out[j]
+        r = MT[j]
+        for i in range(cols):
+            s += r[i] * v[i]
+        out[j] = s
+
+
+@njit(cache=True)
+def _forward_fast(A, RT, B, DT, moments, wp_noise, state, work_n, work_o, rng, counters,
+                  hyper, config, pend_g, pend_p, pend_u, pend_k, u, twins, nthreads):
+    """Both twins' forward pass (eq. 1, 3, 7), applying the pending updates."""
+    N, I = A.shape
+    O = B.shape[0]
+    method = config[C_METHOD]
+    act = config[C_ACT]
+    decor = config[C_DECOR] != 0
+    sigma = hyper[H_SIGMA]
+    xs = state[0]
+    xsn = state[1] if twins else state[0]
+    alpha = work_n[W_ALPHA]
+    alphan = work_n[W_ALPHAN] if twins else work_n[W_SINK]
+    x = work_n[W_X]
+    xn = work_n[W_XN] if twins else work_n[W_X]
+    xs_new = work_n[W_XS]
+    xsn_new = work_n[W_XSN] if twins else work_n[W_SINK]
+    xi = work_n[W_XI]
+    xi0 = work_n[W_XI0]
+    nu = work_o[W_NU]
+    nu0 = work_o[W_NU0]
+    wp = twins and method == WP
+
+    if wp:
+        _fill_normal(rng, wp_noise, sigma)
+    elif twins:
+        _fill_normal(rng, xi, sigma)
+        _fill_normal(rng, nu, sigma)
+        if config[C_NOISY_REF] != 0:
+            _fill_normal(rng, xi0, sigma)
+            _fill_normal(rng, nu0, sigma)
+
+    fused = _apply_pending_ar(A, RT, O, pend_g, pend_p, pend_u, pend_k, work_n, moments, counters,
+                              hyper, config, True)
+    # input part, in the order of _hidden_twins / _hidden_twins_wp
+    for i in range(N):
+        c = 0.0
+        for k in range(I):
+            c += A[i, k] * u[k]
+        alpha[i] = c
+        if wp:
+            n = 0.0
+            for k in range(I):
+                n += (A[i, k] + wp_noise[i * I + k]) * u[k]
+            alphan[i] = n
+        else:
+            alphan[i] = c
+    if wp:
+        xiR = wp_noise[N * I:N * I + N * N].reshape((N, N))
+        _r_rows_wp(RT, xiR, xs, xsn, alpha, alphan)
+    elif nthreads > 1:
+        _r_rows_par(RT, work_n[W_GL], pend_p[0], fused, xs, xsn, alpha, alphan, nthreads)
+    else:
+        _r_rows(RT, 0, N, 0, N, work_n[W_GL], pend_p[0], fused, xs, xsn, alpha, alphan)
+    if twins and not wp:
+        for i in range(N):
+            alpha[i] = alpha[i] + xi0[i]
+            alphan[i] = alphan[i] + xi[i]
+
+    _activate(alpha, x, act)
+    if twins:
+        _activate(alphan, xn, act)
+    if decor:
+        pend = pend_k[1] != 0
+        if pend:
+            _decor_factors(xs, hyper[H_LR_DEC], work_n[W_DECA], work_n[W_DECB])
+            pend_k[1] = 0
+        for i in range(N):
+            xs_new[i] = 0.0
+            xsn_new[i] = 0.0
+        if nthreads > 1:
+            _d_rows_par(DT, pend, xs, work_n[W_DECA], work_n[W_DECB], x, xn, xs_new,
+                        xsn_new, work_n, nthreads)
+        else:
+            _d_rows(DT, 0, N, pend, xs, work_n[W_DECA], work_n[W_DECB], x, xn, xs_new,
+                    xsn_new, work_n[W_ACC])
+    else:
+        xs_new[:] = x
+        if twins:
+            xsn_new[:] = xn
+
+
+@njit(cache=True)
+def _step_fast(A, RT, B, DT, moments, wp_noise, history, state, work_n, work_o, work_k,
+               rng, counters, hyper, config, pend_g, pend_p, pend_u, pend_k, u, target, y_out,
+               learn, nthreads):
+    """``_step`` on transposed R and D with pending updates: the same numbers."""
+    N, I = A.shape
+    O = B.shape[0]
+    method = config[C_METHOD]
+    act = config[C_ACT]
+    decor = config[C_DECOR] != 0
+    opt = config[C_OPT]
+    sigma = hyper[H_SIGMA]
+    lr = hyper[H_LR]
+    twins = learn and method != BP
+
+    _forward_fast(A, RT, B, DT, moments, wp_noise, state, work_n, work_o, rng, counters,
+                  hyper, config, pend_g, pend_p, pend_u, pend_k, u, twins, nthreads)
+
+    xs = state[0]
+    xsn = state[1]
+    alpha = work_n[W_ALPHA]
+    alphan = work_n[W_ALPHAN]
+    x = work_n[W_X]
+    xs_new = work_n[W_XS]
+    xsn_new = work_n[W_XSN]
+    xi = work_n[W_XI]
+    ga = work_n[W_GA]
+    tmp = work_n[W_TMP]
+    tmp2 = work_n[W_TMP2]
+    y = work_o[W_Y]
+    yn = work_o[W_YN]
+    nu = work_o[W_NU]
+    nu0 = work_o[W_NU0]
+    gb = work_o[W_GB]
+    db = work_o[W_DB]
+    if wp_noise.shape[0] > 0:
+        nA = N * I
+        nR = N * N
+        xiA = wp_noise[0:nA].reshape((N, I))
+        xiR = wp_noise[nA:nA + nR].reshape((N, N))
+        xiB = wp_noise[nA + nR:nA + nR + O * N].reshape((O, N))
+    else:
+        xiA = xiR = xiB = wp_noise.reshape((0, 0))
+
+    if twins and method == WP:
+        for o in range(O):
+            c = 0.0
+            n = 0.0
+            for j in range(N):
+                b = B[o, j]
+                c += b * xs_new[j]
+                n += (b + xiB[o, j]) * xsn_new[j]
+            y[o] = c
+            yn[o] = n
+    elif twins:
+        _matvec_twins(B, xs_new, xsn_new, y, yn)
+        for o in range(O):
+            y[o] += nu0[o]
+            yn[o] += nu[o]
+    else:
+        _matvec(B, xs_new, y)
+    for o in range(O):
+        y_out[o] = y[o]
+
+    if method == BP:
+        K = config[C_WINDOW]
+        pos = counters[K_POS]
+        h = history[pos]
+        h[0:I] = u
+        h[I:I + N] = xs
+        for i in range(N):
+            h[I + N + i] = _dact(alpha[i], x[i], act)
+        counters[K_POS] = (pos + 1) % K
+        if counters[K_FILL] < K:
+            counters[K_FILL] += 1
+
+    if learn:
+        mA, vA, mR, vR, mB, vB = _split_moments(moments, N, I, O)
+        counters[K_ADAM] += 1
+        t = counters[K_ADAM]
+        if method == WP:
+            dl = _sq_loss(yn, target) - _sq_loss(y, target)
+            scale = dl / (sigma * sigma)
+            _update_dense(A, xiA, scale, lr, opt, mA, vA, hyper, t)
+            _update_dense_t(RT, xiR, scale, lr, opt, mR, vR, hyper, t)
+            _update_dense(B, xiB, scale, lr, opt, mB, vB, hyper, t)
+        elif method == BP:
+            _bp_gradients_t(RT, B, DT, history, work_k, counters, config, y, target,
+                            gb, tmp, tmp2)
+            k = counters[K_FILL]
+            for q in range(k):
+                pend_g[q] = work_k[q]
+                pend_u[q] = history[q, 0:I]
+                pend_p[q] = history[q, I:I + N]
+            pend_k[0] = k
+            _update_lowrank(B, gb.reshape((1, O)), xs_new.reshape((1, N)), 1,
+                            lr, opt, mB, vB, hyper, t)
+        else:
+            dl = _sq_loss(yn, target) - _sq_loss(y, target)
+            if method == NP:
+                f = dl / (sigma * sigma)
+                for i in range(N):
+                    ga[i] = f * xi[i]
+                for o in range(O):
+                    gb[o] = f * nu[o]
+            else:
+                for i in range(N):
+                    tmp[i] = alphan[i] - alpha[i]
+                _scaled_direction(tmp, N * dl, ga)
+                for o in range(O):
+                    db[o] = yn[o] - y[o]
+                _scaled_direction(db, O * dl, gb)
+            pend_g[0] = ga
+            pend_u[0] = u
+            pend_p[0] = xs
+            pend_k[0] = 1
+            _update_lowrank(B, gb.reshape((1, O)), xs_new.reshape((1, N)), 1,
+                            lr, opt, mB, vB, hyper, t)
+        if decor:
+            pend_k[1] = 1
+
+    xs[:] = xs_new
+    if twins:
+        xsn[:] = xsn_new
+    else:
+        xsn[:] = xs_new
+
+
+@njit(cache=True)
+def _update_dense_t(RT, Xi, scale, lr, opt, M, V, hyper, t):
+    """``_update_dense`` of R stored transposed; Xi, M, V in R's layout."""
+    N = RT.shape[0]
+    if opt == SGD:
+        f = lr * scale
+        for j in range(N):
+            row = RT[j]
+            for i in range(N):
+                row[i] -= f * Xi[i, j]
+        return
+    b1, b2, bc1, bc2 = _adam_coefficients(hyper, t)
+    eps = hyper[H_EPS]
+    for j in range(N):
+        row = RT[j]
+        for i in range(N):
+            s = scale * Xi[i, j]
+            m = b1 * M[i, j] + (1.0 - b1) * s
+            v = b2 * V[i, j] + (1.0 - b2) * s * s
+            M[i, j] = m
+            V[i, j] = v
+            row[i] -= lr * (m / bc1) / (np.sqrt(v / bc2) + eps)
+
+
+@njit(cache=True)
+def _flush_fast(A, RT, B, DT, moments, state, work_n, counters, hyper, config,
+                pend_g, pend_p, pend_u, pend_k):
+    """Apply every pending update: afterwards A, R and D are current."""
+    _apply_pending_ar(A, RT, B.shape[0], pend_g, pend_p, pend_u, pend_k, work_n, moments, counters,
+                      hyper, config, False)
+    if pend_k[1] != 0:
+        da = work_n[W_DECA]
+        db = work_n[W_DECB]
+        _decor_factors(state[0], hyper[H_LR_DEC], da, db)
+        _decor_flush(DT, state[0], da, db, work_n[W_ACC])
+        pend_k[1] = 0
+
+
+@njit(cache=True)
+def _run_fast(A, RT, B, DT, moments, wp_noise, history, state, work_n, work_o, work_k,
+              rng, counters, hyper, config, pend_g, pend_p, pend_u, pend_k, U, Y, out, xs_out,
+              learn, nthreads):
+    """``_run`` on the fast path; the weights are current when it returns."""
+    record = xs_out.shape[0] > 0
+    for t in range(U.shape[0]):
+        _step_fast(A, RT, B, DT, moments, wp_noise, history, state, work_n, work_o,
+                   work_k, rng, counters, hyper, config, pend_g, pend_p, pend_u, pend_k, U[t],
+                   Y[t], out[t], learn, nthreads)
+        if record:
+            xs_out[t] = state[0]
+    _flush_fast(A, RT, B, DT, moments, state, work_n, counters, hyper, config,
+                pend_g, pend_p, pend_u, pend_k)
+
+
+@njit(cache=True)
+def _predict_fast(A, RT, B, DT, state, work_n, config, u, out):
+    """``_predict`` on transposed R and D (nothing pending between calls)."""
+    N, I = A.shape
+    alpha = work_n[W_ALPHA]
+    sink = work_n[W_SINK]
+    x = work_n[W_X]
+    xs_new = work_n[W_XS]
+    xs = state[0]
+    for i in range(N):
+        c = 0.0
+        for k in range(I):
+            c += A[i, k] * u[k]
+        alpha[i] = c
+        sink[i] = c
+    _r_rows(RT, 0, N, 0, N, work_n[W_GL], xs, False, xs, xs, alpha, sink)
+    _activate(alpha, x, config[C_ACT])
+    if config[C_DECOR] != 0:
+        for i in range(N):
+            xs_new[i] = 0.0
+            sink[i] = 0.0
+        _d_rows(DT, 0, N, False, xs, x, x, x, x, xs_new, sink, work_n[W_ACC])
+    else:
+        xs_new[:] = x
+    _matvec(B, xs_new, out)
+
+
+# ---------------------------------------------------------------------------
+# Two-thread mode: the same arithmetic split over column blocks.
+#
+# Each thread owns a contiguous block of entries i (rows of R and D, 64-byte
+# aligned) and walks all rows j of RT / DT over its block, so every alpha_i
+# and xs_i is still summed by one thread in the order j = 0, 1, ...: the
+# results are bit-identical to one thread. The decorrelation's w_j needs a
+# whole row of DT, so it is computed first (rows split between threads), then
+# the column blocks are updated: D is read twice per step in this mode.
+# ---------------------------------------------------------------------------
+
+
+@njit(cache=True, inline="always")
+def _block(N, c, nthreads):
+    """Column range of block c of nthreads, boundaries multiples of 8."""
+    per = ((N + nthreads - 1) // nthreads + 7) // 8 * 8
+    i0 = min(N, c * per)
+    i1 = min(N, i0 + per)
+    return i0, i1
+
+
+@njit(cache=True, parallel=True)
+def _r_rows_par(RT, gl, P0, fused, xs, xsn, alpha, alphan, nthreads):
+    N = RT.shape[0]
+    for c in prange(nthreads):
+        i0, i1 = _block(N, c, nthreads)
+        _r_rows(RT, 0, N, i0, i1, gl, P0, fused, xs, xsn, alpha, alphan)
+
+
+@njit(cache=True)
+def _d_cols(DT, i0, i1, pend, w, da, db, x, xn, xs_new, xsn_new):
+    """Columns i0:i1 of every row of DT: update with the given w, then products."""
+    N = DT.shape[0]
+    j = 0
+    while j + 4 <= N:
+        r0 = DT[j]
+        r1 = DT[j + 1]
+        r2 = DT[j + 2]
+        r3 = DT[j + 3]
+        a0, a1, a2, a3 = x[j], x[j + 1], x[j + 2], x[j + 3]
+        b0, b1, b2, b3 = xn[j], xn[j + 1], xn[j + 2], xn[j + 3]
+        if pend:
+            w0, w1, w2, w3 = w[j], w[j + 1], w[j + 2], w[j + 3]
+            for i in range(i0, i1):
+                c = da[i]
+                d = db[i]
+                v0 = r0[i] * d - c * w0
+                r0[i] = v0
+                v1 = r1[i] * d - c * w1
+                r1[i] = v1
+                v2 = r2[i] * d - c * w2
+                r2[i] = v2
+                v3 = r3[i] * d - c * w3
+                r3[i] = v3
+                xs_new[i] = xs_new[i] + v0 * a0 + v1 * a1 + v2 * a2 + v3 * a3
+                xsn_new[i] = xsn_new[i] + v0 * b0 + v1 * b1 + v2 * b2 + v3 * b3
+        else:
+            _axpy4(r0, r1, r2, r3, a0, a1, a2, a3, b0, b1, b2, b3, i0, i1, xs_new, xsn_new)
+        j += 4
+    while j < N:
+        row = DT[j]
+        a = x[j]
+        b = xn[j]
+        if pend:
+            wj = w[j]
+            for i in range(i0, i1):
+                v = row[i] * db[i] - da[i] * wj
+                row[i] = v
+                xs_new[i] += v * a
+                xsn_new[i] += v * b
+        else:
+            for i in range(i0, i1):
+                v = row[i]
+                xs_new[i] += v * a
+                xsn_new[i] += v * b
+        j += 1
+
+
+@njit(cache=True, parallel=True)
+def _d_rows_par(DT, pend, xsp, da, db, x, xn, xs_new, xsn_new, work_n, nthreads):
+    N = DT.shape[0]
+    w = work_n[W_W]
+    if pend:
+        for c in prange(nthreads):
+            j0, j1 = _block(N, c, nthreads)
+            _rmatvec_t(DT[j0:j1], xsp, w[j0:j1])
+    for c in prange(nthreads):
+        i0, i1 = _block(N, c, nthreads)
+        _d_cols(DT, i0, i1, pend, w, da, db, x, xn, xs_new, xsn_new)
