@@ -12,12 +12,12 @@ from .regressor import _FeatureMap, _TargetScaler, _target
 __all__ = ["RNNForecaster", "DEFAULT_LR"]
 
 #: Learning rate used when ``lr=None``, by (method, optimizer). Lower than the
-#: core's one-output defaults: ``max_horizon`` delayed pieces of dl reach the
-#: hidden layer at every step. Chosen on a Mackey-Glass stream, 100 hidden
-#: units, 15 horizons (docs/river.md, "Defaults").
+#: core's one-output defaults: ``max_horizon`` delayed pieces of the update
+#: reach the hidden layer at every step. Chosen on Mackey-Glass streams (100
+#: hidden units, 15 horizons, 4 seeds; docs/river.md, "Defaults").
 DEFAULT_LR = {
-    ("anp", "sgd"): 3e-4, ("np", "sgd"): 1e-4, ("wp", "sgd"): 1e-5, ("bp", "sgd"): 1e-3,
-    ("anp", "adam"): 1e-4, ("np", "adam"): 3e-5, ("wp", "adam"): 3e-6, ("bp", "adam"): 1e-4,
+    ("anp", "sgd"): 2e-4, ("np", "sgd"): 1e-4, ("wp", "sgd"): 3e-6, ("bp", "sgd"): 3e-3,
+    ("anp", "adam"): 3e-5, ("np", "adam"): 3e-5, ("wp", "adam"): 3e-6, ("bp", "adam"): 1e-4,
 }
 
 
@@ -64,7 +64,10 @@ class RNNForecaster(Forecaster):
     sigma
         Standard deviation of the perturbations.
     optimizer
-        ``"sgd"`` or ``"adam"``.
+        ``"adam"`` (the default here, unlike the core's ``"sgd"``: with the
+        delayed, per-horizon pieces of the update, Adam's per-weight step
+        sizes gave two to three times lower errors on Mackey-Glass and were
+        stable across seeds) or ``"sgd"``.
     activation
         ``"tanh"``, ``"relu"``, ``"identity"`` or ``"sign"`` (not with ``"bp"``).
     seed
@@ -83,8 +86,11 @@ class RNNForecaster(Forecaster):
         deviation of the values seen so far), so raw values of any scale work.
     residual
         The outputs forecast the change from the latest value (``y_{t+k} -
-        y_t``) rather than the value itself: an untrained network then starts
-        from the persistence forecast.
+        y_t``) rather than the value itself, and the read-out starts at zero:
+        the untrained forecaster is the persistence forecast, and learning
+        improves on it. This matters most at short horizons, where
+        persistence is hard to beat. With ``False`` the read-out starts
+        Xavier-random, as in the core.
     exogenous
         Use the numeric features ``x`` given to ``learn_one`` as extra inputs.
         With ``False`` they are ignored (e.g. the datetime features of River's
@@ -96,13 +102,30 @@ class RNNForecaster(Forecaster):
     >>> from river import datasets, evaluate, metrics
     >>> from streamlearn.forecaster import RNNForecaster
 
+    River's time-series datasets carry a datetime feature; ``exogenous=False``
+    leaves it out (the forecaster then reads the series alone).
+
     >>> model = RNNForecaster(max_horizon=12, n_hidden=32, exogenous=False, seed=42)
     >>> evaluate.evaluate(datasets.AirlinePassengers(), model, metrics.MAE(), horizon=12)
-    +1  MAE: ...
+    +1  MAE: 40.034216
+    +2  MAE: 48.637646
+    +3  MAE: 57.102453
+    +4  MAE: 60.22161
+    +5  MAE: 58.730158
+    +6  MAE: 57.396481
+    +7  MAE: 56.224459
+    +8  MAE: 50.161396
+    +9  MAE: 44.083287
+    +10 MAE: 37.459469
+    +11 MAE: 34.005206
+    +12 MAE: 41.726522
 
-    >>> forecast = model.forecast(horizon=3)
-    >>> len(forecast)
-    3
+    144 monthly values are few for a network that learns online: this is
+    about the persistence forecast (40.1 MAE one month ahead). On longer
+    streams it learns much more (docs/river.md).
+
+    >>> [round(v, 1) for v in model.forecast(horizon=3)]
+    [405.0, 404.9, 404.8]
 
     """
 
@@ -115,7 +138,7 @@ class RNNForecaster(Forecaster):
         lr: float | None = None,
         lr_decorrelation: float = 1e-4,
         sigma: float = 1e-3,
-        optimizer: str = "sgd",
+        optimizer: str = "adam",
         activation: str = "tanh",
         seed: int | None = None,
         dtype: type = np.float64,
@@ -152,6 +175,9 @@ class RNNForecaster(Forecaster):
             lr_decorrelation=lr_decorrelation, sigma=sigma, optimizer=optimizer,
             activation=activation, seed=seed, dtype=dtype, noisy_reference=noisy_reference,
             adam_betas=adam_betas, adam_eps=adam_eps)
+        if residual:
+            # a zero read-out makes the untrained forecaster the persistence forecast
+            self.network._B[:] = 0.0
         self._features = _FeatureMap(type(self).__name__, n_fixed=2)
         self._target = _TargetScaler(bool(scale_target))
         self._allocate()

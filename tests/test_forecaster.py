@@ -1,0 +1,328 @@
+"""RNNForecaster: delayed targets against plain NumPy, the core rule, River's evaluation."""
+
+import math
+import pickle
+
+import numpy as np
+import pytest
+from river import datasets, evaluate, metrics
+from river.checks import check_estimator
+
+from streamlearn._random import normal
+from streamlearn.datasets import mackey_glass
+from streamlearn.forecaster import RNNForecaster
+from streamlearn.online_rnn import OnlineRNN
+
+PARAMS = list(RNNForecaster._unit_test_params())
+
+
+def _ids(p):
+    return ("d" if p["decorrelation"] else "") + p["method"]
+
+
+@pytest.mark.parametrize("params", PARAMS, ids=_ids)
+def test_check_estimator(params):
+    model = RNNForecaster(**params)
+    assert model._unit_test_skips() == set()
+    check_estimator(model)
+
+
+# -- the delayed update, recomputed offline in plain NumPy ----------------------------
+
+
+class NumpyForecaster:
+    """The forecaster's rule written out with whole matrices and a full history.
+
+    Every step keeps everything (the noise matrices of WP included); when the
+    value for time t arrives, each stored step s = t - k gets the loss
+    difference of its output k, and the summed update is applied with SGD or
+    Adam (one step per time step).
+    """
+
+    def __init__(self, net, H, method, decorrelation, sigma, lr, lr_dec, residual, rng,
+                 optimizer="sgd"):
+        self.optimizer = optimizer
+        self.moments = {name: [np.zeros_like(getattr(net, name)), np.zeros_like(getattr(net, name))]
+                        for name in "ARB"}
+        self.t = 0
+        self.A, self.R, self.B, self.D = (m.copy() for m in (net.A, net.R, net.B, net.D))
+        self.N = net.n_hidden
+        self.H, self.method, self.decor = H, method, decorrelation
+        self.sigma, self.lr, self.lr_dec, self.residual = sigma, lr, lr_dec, residual
+        self.rng = rng  # a copy of the network's random stream after initialisation
+        self.xs = np.zeros(self.N)
+        self.xsn = np.zeros(self.N)
+        self.history = []
+        self.columns = []
+
+    def add_input(self):
+        N, I = self.A.shape
+        new = normal(self.rng, (N, 1), np.sqrt(2.0 / (N + I + 1)))
+        self.A = np.hstack([self.A, new])
+        self.moments["A"] = [np.hstack([m, np.zeros((N, 1))]) for m in self.moments["A"]]
+
+    def apply(self, name, g):
+        W = getattr(self, name)
+        if self.optimizer == "sgd":
+            W -= self.lr * g
+            return
+        b1, b2, eps = 0.9, 0.999, 1e-8
+        m, v = self.moments[name]
+        m[:] = b1 * m + (1 - b1) * g
+        v[:] = b2 * v + (1 - b2) * g * g
+        W -= self.lr * (m / (1 - b1**self.t)) / (np.sqrt(v / (1 - b2**self.t)) + eps)
+
+    def step(self, z, u):
+        N, H, s2 = self.N, self.H, self.sigma**2
+        I = self.A.shape[1]
+        t = len(self.history)
+        gA, gR, gB = np.zeros_like(self.A), np.zeros_like(self.R), np.zeros_like(self.B)
+        for k in range(1, min(t, H) + 1):
+            h = self.history[t - k]
+            o = k - 1
+            u_s = np.concatenate([h["u"], np.zeros(I - h["u"].size)])  # new inputs read 0
+            if self.method == "bp":
+                gb = 2.0 * (h["y"][o] - z) / H
+                delta = h["fprime"] * (self.D.T @ (self.B[o] * gb))
+                gA += np.outer(delta, u_s)
+                gR += np.outer(delta, h["xs_prev"])
+                gB[o] = gb * h["xs"]
+                continue
+            dl = ((h["yn"][o] - z) ** 2 - (h["y"][o] - z) ** 2) / H
+            if self.method == "anp":
+                da, db = h["alphan"] - h["alpha"], h["yn"] - h["y"]
+                ga = N * dl * da / (da @ da)
+                gA += np.outer(ga, u_s)
+                gR += np.outer(ga, h["xs_prev"])
+                gB[o] = H * dl * db[o] / (db @ db) * h["xs"]
+            elif self.method == "np":
+                gA += dl / s2 * np.outer(h["xi"], u_s)
+                gR += dl / s2 * np.outer(h["xi"], h["xs_prev"])
+                gB[o] = dl / s2 * h["nu"][o] * h["xs"]
+            else:  # wp
+                gA[:, :h["u"].size] += dl / s2 * h["xiA"]
+                gR += dl / s2 * h["xiR"]
+                gB[o] = dl / s2 * h["xiB"][o]
+        if t > 0:
+            self.t += 1
+            self.apply("A", gA)
+            self.apply("R", gR)
+            self.apply("B", gB)
+        if self.decor and t > 0:
+            xs = self.xs
+            self.D -= self.lr_dec * (np.outer(xs, xs) - np.diag(xs**2)) @ self.D
+
+        rec = {"u": u.copy(), "xs_prev": self.xs.copy()}
+        A, R, B, D = self.A, self.R, self.B, self.D
+        if self.method == "wp":
+            noise = normal(self.rng, N * I + N * N + H * N, self.sigma)
+            xiA = noise[:N * I].reshape(N, I)
+            xiR = noise[N * I:N * I + N * N].reshape(N, N)
+            xiB = noise[N * I + N * N:].reshape(H, N)
+            rec.update(xiA=xiA, xiR=xiR, xiB=xiB)
+            alpha = A @ u + R @ self.xs
+            alphan = (A + xiA) @ u + (R + xiR) @ self.xsn
+        elif self.method in ("anp", "np"):
+            xi = normal(self.rng, N, self.sigma)
+            nu = normal(self.rng, H, self.sigma)
+            rec.update(xi=xi, nu=nu)
+            alpha = A @ u + R @ self.xs
+            alphan = A @ u + R @ self.xsn + xi
+        else:
+            alpha = A @ u + R @ self.xs
+            alphan = alpha
+        x, xn = np.tanh(alpha), np.tanh(alphan)
+        xs, xsn = (D @ x, D @ xn) if self.decor else (x, xn)
+        y = B @ xs
+        if self.method == "wp":
+            yn = (B + xiB) @ xsn
+        elif self.method in ("anp", "np"):
+            yn = B @ xsn + nu
+        else:
+            yn = y
+        base = z if self.residual else 0.0
+        rec.update(alpha=alpha, alphan=alphan, fprime=1.0 - x**2, xs=xs, y=base + y, yn=base + yn)
+        self.history.append(rec)
+        self.xs, self.xsn = xs, (xsn if self.method != "bp" else xs)
+        return rec["y"]
+
+
+@pytest.mark.parametrize("method,decorrelation,optimizer", [
+    (m, d, "sgd") for m in ("anp", "np", "wp", "bp") for d in (False, True)
+] + [(m, True, "adam") for m in ("anp", "np", "wp", "bp")])
+def test_delayed_update_equals_offline_numpy(method, decorrelation, optimizer):
+    H, N, T = 3, 6, 40
+    lr = {"anp": 1e-2, "np": 1e-4, "wp": 1e-6, "bp": 1e-2}[method]
+    if optimizer == "adam":
+        lr = 1e-3
+    model = RNNForecaster(max_horizon=H, n_hidden=N, method=method, lr=lr,
+                          optimizer=optimizer, decorrelation=decorrelation,
+                          lr_decorrelation=1e-2, seed=11, scale_target=False, residual=True)
+    ref = NumpyForecaster(model.network, H, method, decorrelation, model.sigma, lr, 1e-2,
+                          True, model.network._rng.copy(), optimizer)
+    rng = np.random.default_rng(0)
+    series = np.sin(np.arange(T) / 3.0) + 0.1 * rng.normal(size=T)
+    for t in range(T):
+        x = {"temp": float(rng.normal())} if t >= 10 else None  # an input emerges
+        model.learn_one(float(series[t]), x)
+        if t == 10:
+            ref.add_input()
+        u = np.concatenate([[1.0, series[t]], [x["temp"]] if x else []])
+        u = np.concatenate([u, np.zeros(ref.A.shape[1] - u.size)])
+        y_ref = ref.step(series[t], u)
+        np.testing.assert_allclose(model.forecast(H), y_ref, rtol=1e-9, atol=1e-12)
+    net = model.network
+    for got, want in ((net.A, ref.A), (net.R, ref.R), (net.B, ref.B), (net.D, ref.D)):
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
+    assert net.A.shape == (N, 3)
+    # the updates are not trivially zero
+    assert not np.allclose(net.B, OnlineRNN(2, N, H, seed=11).B)
+
+
+# -- with one step ahead it is the core's online rule, bit for bit --------------------
+
+
+@pytest.mark.parametrize("method,optimizer,decorrelation,noisy_reference", [
+    ("anp", "sgd", False, False), ("anp", "adam", True, False), ("anp", "sgd", False, True),
+    ("np", "sgd", True, False), ("wp", "sgd", False, False), ("wp", "adam", True, False),
+    ("bp", "sgd", True, False), ("bp", "adam", False, False),
+])
+def test_one_step_ahead_equals_core_online_rnn(method, optimizer, decorrelation, noisy_reference):
+    T, N = 60, 8
+    kw = dict(method=method, optimizer=optimizer, decorrelation=decorrelation,
+              noisy_reference=noisy_reference, lr=1e-3, seed=5)
+    model = RNNForecaster(max_horizon=1, n_hidden=N, scale_target=False, residual=False,
+                          exogenous=False, **kw)
+    core = OnlineRNN(2, N, 1, **kw)
+    s = np.cos(np.arange(T + 1) / 4.0)
+    U = np.stack([np.ones(T), s[:T]], axis=1)
+    predictions = core.learn_many(U, s[1:T + 1].reshape(-1, 1))
+    forecasts = []
+    for t in range(T + 1):
+        model.learn_one(float(s[t]))
+        forecasts.append(model.forecast(1)[0])
+    np.testing.assert_array_equal(np.array(forecasts[:T]), predictions[:, 0])
+    for name in ("A", "R", "B", "D"):
+        np.testing.assert_array_equal(getattr(model.network, name), getattr(core, name))
+
+
+# -- it learns: Mackey-Glass, every horizon beats persistence -------------------------
+
+
+def _mackey_glass_ratios(model, T, H, seed, last=2000):
+    U, _ = mackey_glass(T, horizon=H, seed=seed)
+    s = U[:, 0]
+    F = np.empty((T, H))
+    for t in range(T):
+        model.learn_one(float(s[t]))
+        F[t] = model.forecast(H)
+    ratios = []
+    for k in range(1, H + 1):
+        idx = np.arange(T - last - k, T - k)
+        mse = np.mean((F[idx, k - 1] - s[idx + k]) ** 2)
+        persistence = np.mean((s[idx] - s[idx + k]) ** 2)
+        ratios.append(mse / persistence)
+    return np.array(ratios)
+
+
+@pytest.mark.parametrize("kw", [{"method": "anp"}, {"method": "bp"}],
+                         ids=["anp", "bp"])
+def test_mackey_glass_every_horizon_ends_below_persistence(kw):
+    model = RNNForecaster(max_horizon=15, seed=0, **kw)
+    ratios = _mackey_glass_ratios(model, T=15000, H=15, seed=3)
+    assert np.all(ratios < 1.0), np.round(ratios, 3)
+
+
+def test_residual_outputs_are_changes_from_the_latest_value():
+    model = RNNForecaster(max_horizon=4, n_hidden=8, seed=0)
+    plain = RNNForecaster(max_horizon=4, n_hidden=8, seed=0, residual=False)
+    for v in [3.0, 5.0, 4.0, 4.5]:
+        model.learn_one(v)
+        plain.learn_one(v)
+    for m, base in ((model, 4.5), (plain, model._target.mean)):
+        net = m.network
+        out = net.B @ net.state  # the clean read-out of the last step
+        expected = base + m._target.std * out if m is model else m._target.invert(out)
+        np.testing.assert_allclose(m.forecast(4), expected, rtol=1e-12)
+
+
+# -- River's forecasting evaluation ---------------------------------------------------
+
+
+def test_evaluate_on_a_river_dataset():
+    model = RNNForecaster(max_horizon=12, n_hidden=16, exogenous=False, seed=1)
+    metric = evaluate.evaluate(datasets.AirlinePassengers(), model, metrics.MAE(), horizon=12)
+    values = [m.get() for m in metric.metrics]
+    assert len(values) == 12 and all(math.isfinite(v) and v > 0 for v in values)
+    assert model.n_steps == 144 - 12
+
+
+def test_iter_evaluate_uses_forecast_and_exogenous_features():
+    rng = np.random.default_rng(2)
+    data = [({"load": float(rng.normal())}, 10.0 + math.sin(t / 5.0)) for t in range(80)]
+    model = RNNForecaster(max_horizon=3, n_hidden=8, seed=2)
+    twin = model.clone()
+    steps = list(evaluate.iter_evaluate(data, model, metrics.RMSE(), horizon=3))
+    assert model.feature_columns == {"load": 2}
+    # the same calls made by hand give the same forecasts
+    for t in range(3):
+        twin.learn_one(data[t][1], data[t][0])
+    for t, (x, y, y_pred, _) in enumerate(steps):
+        assert y_pred == twin.forecast(3)
+        twin.learn_one(y, x)
+
+
+def test_forecast_is_pure_and_checks_the_horizon():
+    model = RNNForecaster(max_horizon=3, n_hidden=8, seed=3)
+    assert model.forecast(2) == [0.0, 0.0]
+    for v in [1.0, 2.0, 1.5, 2.5]:
+        model.learn_one(v)
+    snapshot = pickle.dumps(model)
+    f = model.forecast(3, xs=[{"a": 1.0}] * 3)
+    assert model.forecast(3) == f and len(f) == 3
+    assert pickle.dumps(model) == snapshot
+    with pytest.raises(ValueError, match="max_horizon"):
+        model.forecast(4)
+    with pytest.raises(TypeError):
+        model.forecast(1.5)
+
+
+def test_bad_values_are_refused_and_change_nothing():
+    model = RNNForecaster(max_horizon=3, n_hidden=8, seed=4)
+    model.learn_one(1.0, {"a": 1.0})
+    snapshot = pickle.dumps(model)
+    with pytest.raises(TypeError, match="'when'"):
+        model.learn_one(2.0, {"a": 1.0, "when": "monday"})
+    with pytest.raises(ValueError, match="'a'"):
+        model.learn_one(2.0, {"a": float("-inf")})
+    with pytest.raises(ValueError, match="target"):
+        model.learn_one(float("nan"), {"a": 1.0})
+    assert pickle.dumps(model) == snapshot
+    ignoring = RNNForecaster(max_horizon=3, n_hidden=8, seed=4, exogenous=False)
+    ignoring.learn_one(1.0, {"when": "monday"})
+    assert ignoring.feature_columns == {}
+
+
+def test_scale_and_offset_of_the_series_do_not_matter():
+    a = RNNForecaster(max_horizon=5, n_hidden=10, seed=6)
+    b = a.clone()
+    s = np.sin(np.arange(200) / 6.0)
+    for t, v in enumerate(s):
+        a.learn_one(float(v))
+        b.learn_one(float(500.0 + 20.0 * v))
+        if t >= 1:
+            np.testing.assert_allclose(b.forecast(5), 500.0 + 20.0 * np.array(a.forecast(5)),
+                                       rtol=1e-9)
+
+
+def test_pickle_mid_stream_continues_identically():
+    model = RNNForecaster(max_horizon=4, n_hidden=8, method="wp", seed=7)
+    s = np.sin(np.arange(60) / 5.0)
+    for v in s[:30]:
+        model.learn_one(float(v))
+    twin = pickle.loads(pickle.dumps(model))
+    for v in s[30:]:
+        model.learn_one(float(v))
+        twin.learn_one(float(v))
+    assert model.forecast(4) == twin.forecast(4)
+    np.testing.assert_array_equal(model.network.R, twin.network.R)

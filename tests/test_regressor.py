@@ -1,0 +1,255 @@
+"""RNNRegressor: River's contract, features, bad values, target scale."""
+
+import copy
+import math
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+from river import datasets, evaluate, linear_model, metrics, preprocessing
+from river.checks import check_estimator
+
+from streamlearn.regressor import RNNRegressor
+
+PARAMS = list(RNNRegressor._unit_test_params())
+
+
+def _ids(p):
+    return ("d" if p["decorrelation"] else "") + p["method"]
+
+
+@pytest.mark.parametrize("params", PARAMS, ids=_ids)
+def test_check_estimator(params):
+    model = RNNRegressor(**params)
+    assert model._unit_test_skips() == set()
+    check_estimator(model)
+
+
+def test_unit_test_params_cover_every_method_with_and_without_decorrelation():
+    assert {(p["method"], p["decorrelation"]) for p in PARAMS} == {
+        (m, d) for m in ("anp", "np", "wp", "bp") for d in (False, True)}
+
+
+def _stream(n=120, seed=0):
+    """Samples whose features come and go, some NaN or None."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for t in range(n):
+        x = {"a": float(rng.normal()), "b": float(rng.normal())}
+        if t >= 30:
+            x["late"] = float(rng.normal())
+        if t >= 60:
+            x["later"] = bool(t % 2)
+        if t % 7 == 0:
+            del x["a"]
+        if t % 11 == 0:
+            x["b"] = float("nan")
+        if t % 13 == 0:
+            x["b"] = None
+        out.append((x, 40.0 + 3.0 * float(rng.normal())))
+    return out
+
+
+def _weights(model):
+    net = model.network
+    return [net.A.copy(), net.R.copy(), net.B.copy(), net.D.copy(), net.state]
+
+
+def _assert_same(a, b):
+    """Same learned state: every array of the network, the features, the target scaler."""
+    na, nb = vars(a.network), vars(b.network)
+    assert na.keys() == nb.keys()
+    for key in na:
+        if isinstance(na[key], np.ndarray):
+            np.testing.assert_array_equal(na[key], nb[key], err_msg=key)
+        else:
+            assert na[key] == nb[key], key
+    assert vars(a._features) == vars(b._features)
+    assert vars(a._target) == vars(b._target)
+
+
+@pytest.mark.parametrize("method", ["anp", "wp", "bp"])
+def test_learn_many_is_bit_identical_to_learn_one(method):
+    stream = _stream()
+    one = RNNRegressor(n_hidden=10, method=method, decorrelation=True, seed=3)
+    many = one.clone()
+    for x, y in stream:
+        one.learn_one(x, y)
+    X = pd.DataFrame([x for x, _ in stream])
+    y = pd.Series([y for _, y in stream])
+    many.learn_many(X.iloc[:50], y.iloc[:50])
+    many.learn_many(X.iloc[50:], y.iloc[50:])
+    assert one.feature_columns == many.feature_columns == {
+        "a": 1, "b": 2, "late": 3, "later": 4}
+    for w1, w2 in zip(_weights(one), _weights(many)):
+        np.testing.assert_array_equal(w1, w2)
+    assert one.predict_one(stream[0][0]) == many.predict_one(stream[0][0])
+
+
+def test_predict_many_equals_predict_one_and_is_pure():
+    model = RNNRegressor(n_hidden=10, seed=1)
+    stream = _stream(80)
+    for x, y in stream[:60]:
+        model.learn_one(x, y)
+    before = pickle.dumps(model)
+    X = pd.DataFrame([x for x, _ in stream[60:]], index=range(100, 120))
+    many = model.predict_many(X)
+    assert list(many.index) == list(X.index)
+    one = [model.predict_one(x) for x, _ in stream[60:]]
+    assert many.tolist() == one
+    assert pickle.dumps(model) == before
+
+
+def test_state_contract():
+    model = RNNRegressor(n_hidden=10, seed=2)
+    x = {"a": 0.3, "b": -1.0}
+    model.learn_one(x, 1.0)
+    snapshot = pickle.dumps(model)
+    p = model.predict_one(x)
+    assert model.predict_one(x) == p
+    assert pickle.dumps(model) == snapshot  # predict_one is pure
+
+    w = _weights(model)
+    model.advance_one(x)  # unlabeled: the state moves, the weights do not
+    assert not np.array_equal(model.network.state, w[4])
+    for before, after in zip(w[:4], _weights(model)[:4]):
+        np.testing.assert_array_equal(before, after)
+
+    state = model.network.state
+    model.learn_one(x, 2.0)  # learn_one moves the state and the weights
+    assert not np.array_equal(model.network.state, state)
+    assert not np.array_equal(model.network.B, w[2])
+
+    model.reset_state()
+    assert not model.network.state.any()
+
+
+def test_advance_many_equals_advance_one():
+    a = RNNRegressor(n_hidden=10, seed=4)
+    b = a.clone()
+    stream = _stream(40)
+    for x, _ in stream:
+        a.advance_one(x)
+    b.advance_many(pd.DataFrame([x for x, _ in stream]))
+    for w1, w2 in zip(_weights(a), _weights(b)):
+        np.testing.assert_array_equal(w1, w2)
+
+
+def test_feature_order_does_not_matter():
+    a = RNNRegressor(n_hidden=10, seed=5)
+    b = a.clone()
+    rng = np.random.default_rng(0)
+    for x, y in _stream(50):
+        keys = list(x)
+        rng.shuffle(keys)
+        a.learn_one(x, y)
+        b.learn_one({k: x[k] for k in keys}, y)
+    assert pickle.dumps(a) == pickle.dumps(b)
+
+
+def test_missing_none_nan_and_booleans():
+    a = RNNRegressor(n_hidden=10, seed=6)
+    b = a.clone()
+    c = a.clone()
+    a.learn_one({"f": 1.0, "g": 0.0}, 3.0)
+    b.learn_one({"f": True, "g": False}, 3.0)
+    np.testing.assert_array_equal(a.network.A, b.network.A)
+    a.learn_one({"f": 1.0}, 1.0)
+    b.learn_one({"f": 1.0, "g": float("nan")}, 1.0)
+    c.learn_one({"f": 1.0, "g": 0.0}, 3.0)
+    c.learn_one({"f": 1.0, "g": None}, 1.0)
+    assert pickle.dumps(a) == pickle.dumps(b) == pickle.dumps(c)
+    # a feature that first arrives as NaN has no column yet
+    a.learn_one({"f": 1.0, "h": float("nan")}, 1.0)
+    assert "h" not in a.feature_columns
+
+
+def test_bad_values_are_refused_naming_the_feature_and_change_nothing():
+    model = RNNRegressor(n_hidden=10, seed=7)
+    model.learn_one({"ok": 1.0}, 1.0)
+    snapshot = pickle.dumps(model)
+    with pytest.raises(TypeError, match="'colour'"):
+        model.learn_one({"ok": 1.0, "colour": "red"}, 2.0)
+    with pytest.raises(ValueError, match="'temp'"):
+        model.learn_one({"ok": 1.0, "temp": float("inf")}, 2.0)
+    with pytest.raises(TypeError, match="'colour'"):
+        model.predict_one({"colour": "red"})
+    with pytest.raises(ValueError, match="target"):
+        model.learn_one({"ok": 1.0}, float("nan"))
+    with pytest.raises(TypeError, match="target"):
+        model.learn_one({"ok": 1.0}, "40")
+    X = pd.DataFrame({"ok": [1.0, 2.0], "colour": ["red", "blue"]})
+    with pytest.raises(TypeError, match="'colour'"):
+        model.learn_many(X, pd.Series([1.0, 2.0]))
+    X = pd.DataFrame({"ok": [1.0, -np.inf]})
+    with pytest.raises(ValueError, match="'ok'"):
+        model.learn_many(X, pd.Series([1.0, 2.0]))
+    with pytest.raises(ValueError, match="rows"):
+        model.learn_many(pd.DataFrame({"ok": [1.0]}), pd.Series([1.0, 2.0]))
+    assert pickle.dumps(model) == snapshot
+
+
+def test_bad_parameters_fail_at_construction():
+    with pytest.raises(ValueError, match="method"):
+        RNNRegressor(method="sgd")
+    with pytest.raises(ValueError, match="sigma"):
+        RNNRegressor(sigma=-1.0)
+
+
+def test_divergence_is_reported():
+    # a linear hidden layer with a huge step overflows within a few samples
+    model = RNNRegressor(n_hidden=10, method="bp", activation="identity", lr=1e3, seed=0)
+    with pytest.raises(FloatingPointError, match="diverged"):
+        for x, y in datasets.TrumpApproval().take(200):
+            model.learn_one(x, y)
+
+
+def test_pickle_mid_stream_continues_identically():
+    model = RNNRegressor(n_hidden=10, method="wp", seed=8)
+    stream = _stream(60)
+    for x, y in stream[:30]:
+        model.learn_one(x, y)
+    twin = pickle.loads(pickle.dumps(model))
+    for x, y in stream[30:]:
+        model.learn_one(x, y)
+        twin.learn_one(x, y)
+    _assert_same(model, twin)
+
+
+def test_target_offset_and_scale_do_not_change_what_is_learned():
+    a = RNNRegressor(n_hidden=10, seed=9)
+    b = a.clone()
+    for t, (x, y) in enumerate(_stream(100)):
+        if t >= 2:  # from the second target on, both scales are known
+            pa = a.predict_one(x)
+            pb = b.predict_one(x)
+            assert math.isclose(pb, 1000.0 + 50.0 * pa, rel_tol=1e-9)
+        a.learn_one(x, y)
+        b.learn_one(x, 1000.0 + 50.0 * y)
+    np.testing.assert_allclose(a.network.B, b.network.B, rtol=1e-6)
+
+
+def _mae(model, dataset):
+    return evaluate.progressive_val_score(dataset, model, metrics.MAE()).get()
+
+
+def test_defaults_learn_raw_targets_in_a_pipeline():
+    """TrumpApproval's targets sit near 40: no target scaler is added."""
+    rnn = _mae(preprocessing.StandardScaler() | RNNRegressor(seed=42), datasets.TrumpApproval())
+    lin = _mae(preprocessing.StandardScaler() | linear_model.LinearRegression(intercept_lr=0.1),
+               datasets.TrumpApproval())
+    mean = _mae(preprocessing.StandardScaler() | RNNRegressor(seed=42, lr=1e-12),
+                datasets.TrumpApproval())
+    assert rnn < lin < mean
+
+
+def test_pipeline_learn_many():
+    model = preprocessing.StandardScaler() | RNNRegressor(n_hidden=10, seed=10)
+    rows = list(datasets.TrumpApproval().take(100))
+    X = pd.DataFrame([x for x, _ in rows])
+    y = pd.Series([y for _, y in rows])
+    model.learn_many(X, y)
+    pred = model.predict_many(X)
+    assert pred.shape == (100,) and np.isfinite(pred).all()
+    assert abs(pred.mean() - y.mean()) < 5.0
