@@ -6,8 +6,12 @@ and weight perturbation (WP), each optionally with input decorrelation, plus an
 exact-gradient baseline (BP), all applied online at every time step.
 """
 
+from .checkpoint import CheckpointError
+from .forecaster import RNNForecaster
 from .metrics import decorrelation_loss
 from .online_rnn import OnlineRNN
+from .regressor import RNNRegressor
 
-__all__ = ["OnlineRNN", "decorrelation_loss"]
+__all__ = ["OnlineRNN", "RNNRegressor", "RNNForecaster", "CheckpointError",
+           "decorrelation_loss"]
 __version__ = "0.1.0"
