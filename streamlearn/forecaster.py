@@ -6,6 +6,7 @@ import numpy as np
 from river.time_series.base import Forecaster
 
 from . import _forecast_kernels as FK
+from .checkpoint import Checkpointable
 from .online_rnn import OnlineRNN
 from .regressor import _FeatureMap, _TargetScaler, _target
 
@@ -21,7 +22,7 @@ DEFAULT_LR = {
 }
 
 
-class RNNForecaster(Forecaster):
+class RNNForecaster(Forecaster, Checkpointable):
     """Recurrent network forecasting 1 to ``max_horizon`` steps ahead, learning online.
 
     One read-out unit per step ahead (a *direct* multi-horizon forecast): after

@@ -8,6 +8,7 @@ import numbers
 import numpy as np
 from river import base
 
+from .checkpoint import Checkpointable
 from .online_rnn import OnlineRNN
 
 __all__ = ["RNNRegressor"]
@@ -158,7 +159,7 @@ class _TargetScaler:
         return self.mean + self.std * z
 
 
-class RNNRegressor(base.MiniBatchRegressor):
+class RNNRegressor(base.MiniBatchRegressor, Checkpointable):
     """Recurrent network trained online by random perturbations, as a River regressor.
 
     A one-hidden-layer RNN (:class:`streamlearn.OnlineRNN`) learns from every

@@ -134,3 +134,52 @@ def test_unsupported_attribute_is_refused_on_save(tmp_path):
     with pytest.raises(TypeError, match="cannot checkpoint"):
         model.save(tmp_path / "m.ckpt")
     assert not (tmp_path / "m.ckpt").exists()
+
+
+# -- the River learners --------------------------------------------------------
+
+def test_regressor_saved_mid_stream_continues_exactly(tmp_path):
+    import itertools
+
+    from river import datasets
+
+    from streamlearn import RNNRegressor
+
+    data = list(itertools.islice(datasets.TrumpApproval(), 240))
+    model = RNNRegressor(n_hidden=16, method="anp", decorrelation=True, seed=1)
+    for x, y in data[:120]:
+        model.learn_one({k: v for k, v in x.items() if k != "Gallup"}, y)  # one feature later
+    model.save(tmp_path / "r.ckpt")
+    restored = RNNRegressor.load(tmp_path / "r.ckpt")
+    assert restored.feature_columns == model.feature_columns
+    for x, y in data[120:]:
+        assert restored.predict_one(x) == model.predict_one(x)
+        restored.learn_one(x, y)
+        model.learn_one(x, y)
+    assert restored.feature_columns == model.feature_columns
+    np.testing.assert_array_equal(restored.network.A, model.network.A)
+
+
+@pytest.mark.parametrize("method", ["anp", "wp", "bp"])
+def test_forecaster_saved_with_pending_targets_continues_exactly(tmp_path, method):
+    from streamlearn import RNNForecaster
+
+    ys = np.sin(np.arange(300) / 6.0) + 0.1 * np.cos(np.arange(300) / 2.3)
+    model = RNNForecaster(max_horizon=6, n_hidden=12, method=method, seed=2)
+    for y in ys[:150]:
+        model.learn_one(y)
+    model.save(tmp_path / "f.ckpt")  # six forecasts still wait for their targets
+    restored = RNNForecaster.load(tmp_path / "f.ckpt")
+    for y in ys[150:]:
+        assert restored.forecast(6) == model.forecast(6)
+        restored.learn_one(y)
+        model.learn_one(y)
+    assert restored.forecast(6) == model.forecast(6)
+
+
+def test_learner_classes_do_not_load_each_other(tmp_path):
+    from streamlearn import RNNRegressor
+
+    OnlineRNN(1, 3, 1, seed=0).save(tmp_path / "m.ckpt")
+    with pytest.raises(CheckpointError, match="holds a OnlineRNN, not a RNNRegressor"):
+        RNNRegressor.load(tmp_path / "m.ckpt")
