@@ -825,13 +825,36 @@ def _bp_gradients_t(RT, B, DT, history, G, counters, config, y, target, gb, tmp,
 def _rmatvec_t(MT, v, out):
     """out = M^T v from MT = M^T: out[j] = sum_i MT[j, i] v[i], as ``_rmatvec``."""
     rows, cols = MT.shape
-    for j in range(rows):
+    j = 0
+    while j + 4 <= rows:  # four independent sums at a time, each in order
+        r0 = MT[j]
+        r1 = MT[j + 1]
+        r2 = MT[j + 2]
+        r3 = MT[j + 3]
+        out[j] = 0.0
+        s0 = out[j]
+        s1 = s0
+        s2 = s0
+        s3 = s0
+        for i in range(cols):
+            q = v[i]
+            s0 += r0[i] * q
+            s1 += r1[i] * q
+            s2 += r2[i] * q
+            s3 += r3[i] * q
+        out[j] = s0
+        out[j + 1] = s1
+        out[j + 2] = s2
+        out[j + 3] = s3
+        j += 4
+    while j < rows:
         out[j] = 0.0
         s = out[j]
         r = MT[j]
         for i in range(cols):
             s += r[i] * v[i]
         out[j] = s
+        j += 1
 
 
 @njit(cache=True)

@@ -1,0 +1,469 @@
+"""Run every benchmark of issue 5 and write docs/benchmarks.md.
+
+    python -m benchmarks            # the full run (about 15-25 minutes)
+    python -m benchmarks --quick    # a fast check (a few minutes), same report
+
+Every timing is repeated (``--repeats``, at least 5); ratios are measured side
+by side in one process, interleaving the two contenders within each repeat,
+and reported as median with min and max over the repeats.
+"""
+
+import argparse
+import gc
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+FIGURES = DOCS / "figures"
+
+
+# -- helpers -------------------------------------------------------------------
+
+def stream(T, n_in=1, n_out=1, seed=0):
+    rng = np.random.default_rng(seed)
+    U = rng.normal(size=(T, n_in))
+    Y = np.tanh(np.cumsum(rng.normal(size=(T, n_out)), axis=0) / 5)
+    return U, Y
+
+
+def steps_for(N, budget, lo=10, hi=200_000):
+    """Steps so that one timed call costs about ``budget`` element updates."""
+    return int(min(hi, max(lo, budget // (N * N + 50 * N))))
+
+
+def stats(values):
+    v = np.asarray(values, dtype=float)
+    return {"median": float(np.median(v)), "min": float(v.min()), "max": float(v.max()),
+            "n": int(v.size)}
+
+
+def fmt(s, unit="", digits=3):
+    if s is None:
+        return "-"
+    return (f"{s['median']:.{digits}g}{unit} ({s['min']:.{digits}g} - "
+            f"{s['max']:.{digits}g})")
+
+
+def side_by_side(contenders, repeats):
+    """Time each callable once per repeat, interleaved; per-call seconds."""
+    out = {k: [] for k in contenders}
+    for _ in range(repeats):
+        for name, (fn, per) in contenders.items():
+            gc.disable()
+            t0 = time.perf_counter()
+            fn()
+            t1 = time.perf_counter()
+            gc.enable()
+            out[name].append((t1 - t0) / per)
+    return out
+
+
+def ratio_stats(num, den):
+    return stats(np.asarray(num) / np.asarray(den))
+
+
+def rss_bytes():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+# -- sections ------------------------------------------------------------------
+
+def bench_methods_vs_blas(cfg):
+    """Targets 1 and 2: per-step time of learn_many vs the BLAS sequence."""
+    from streamlearn import OnlineRNN
+    from .baselines import BlasStep
+
+    rows = []
+    for method in ("anp", "np", "wp", "bp"):
+        for N in cfg.sizes:
+            T = steps_for(N, cfg.budget)
+            if method == "wp":
+                T = max(5, T // 4)
+            U, Y = stream(T)
+            model = OnlineRNN(1, N, 1, method=method, decorrelation=True, seed=0, lr=1e-6,
+                              lr_decorrelation=1e-6)
+            blas_net = BlasStep(N, method, True, lr=1e-6, eps=1e-6)
+            model.learn_many(U[:3], Y[:3])
+            for t in range(3):
+                blas_net.step(U[t], Y[t])
+
+            def fast():
+                model.learn_many(U, Y)
+
+            def blas():
+                for t in range(T):
+                    blas_net.step(U[t], Y[t])
+
+            res = side_by_side({"fast": (fast, T), "blas": (blas, T)}, cfg.repeats)
+            rows.append({"method": method, "N": N, "steps": T,
+                         "fast_us": stats(np.array(res["fast"]) * 1e6),
+                         "blas_us": stats(np.array(res["blas"]) * 1e6),
+                         "ratio": ratio_stats(res["fast"], res["blas"])})
+            print(f"  {method} N={N}: {fmt(rows[-1]['fast_us'], ' us')} vs BLAS "
+                  f"{fmt(rows[-1]['blas_us'], ' us')}, ratio {fmt(rows[-1]['ratio'])}",
+                  flush=True)
+    return rows
+
+
+def bench_wp_vs_anp(cfg):
+    """Target 2: WP's step against ANP's at n_hidden = 500, side by side."""
+    from streamlearn import OnlineRNN
+
+    N = 500
+    T = steps_for(N, cfg.budget) // 2 or 5
+    U, Y = stream(T)
+    models = {m: OnlineRNN(1, N, 1, method=m, decorrelation=True, seed=0, lr=1e-6)
+              for m in ("anp", "wp")}
+    for m in models.values():
+        m.learn_many(U[:2], Y[:2])
+    res = side_by_side({k: (lambda m=m: m.learn_many(U, Y), T) for k, m in models.items()},
+                       cfg.repeats)
+    return {"N": N, "anp_us": stats(np.array(res["anp"]) * 1e6),
+            "wp_us": stats(np.array(res["wp"]) * 1e6),
+            "ratio": ratio_stats(res["wp"], res["anp"])}
+
+
+def bench_float32(cfg):
+    """Target 3: float32 against float64, and the same task learned."""
+    from streamlearn import OnlineRNN
+    from streamlearn.datasets import mackey_glass
+
+    speed = []
+    for N in [n for n in cfg.sizes if n >= 500]:
+        T = steps_for(N, cfg.budget)
+        U, Y = stream(T)
+        models = {dt.__name__: OnlineRNN(1, N, 1, method="anp", decorrelation=True, seed=0,
+                                         lr=1e-6, dtype=dt)
+                  for dt in (np.float64, np.float32)}
+        for m in models.values():
+            m.learn_many(U[:2], Y[:2])
+        res = side_by_side({k: (lambda m=m: m.learn_many(U, Y), T)
+                            for k, m in models.items()}, cfg.repeats)
+        speed.append({"N": N, "f64_us": stats(np.array(res["float64"]) * 1e6),
+                      "f32_us": stats(np.array(res["float32"]) * 1e6),
+                      "speedup": ratio_stats(res["float64"], res["float32"])})
+        print(f"  float32 N={N}: speed-up {fmt(speed[-1]['speedup'])}", flush=True)
+
+    # the same task: DANP on Mackey-Glass, prequential MSE over the last half
+    T = cfg.task_steps
+    U, Y = mackey_glass(T, seed=0)
+    task = []
+    for seed in range(cfg.task_seeds):
+        mse = {}
+        for dt in (np.float64, np.float32):
+            m = OnlineRNN(1, 100, 1, method="anp", decorrelation=True, seed=seed, dtype=dt)
+            p = m.learn_many(U.astype(dt), Y.astype(dt)).astype(float)
+            mse[dt.__name__] = float(np.mean((p[T // 2:] - Y[T // 2:]) ** 2))
+        mse["rel_diff"] = abs(mse["float32"] - mse["float64"]) / mse["float64"]
+        task.append(mse)
+    return {"speed": speed, "task": task, "task_steps": T}
+
+
+def bench_threads(cfg):
+    """Target 4: threads=2 against threads=1, bit-identical results."""
+    from streamlearn import OnlineRNN
+
+    rows = []
+    for N in [n for n in cfg.sizes if n >= 500]:
+        T = steps_for(N, cfg.budget)
+        U, Y = stream(T)
+        models = {k: OnlineRNN(1, N, 1, method="anp", decorrelation=True, seed=0, lr=1e-6,
+                               threads=k) for k in (1, 2)}
+        outs = {k: m.learn_many(U, Y) for k, m in models.items()}
+        identical = bool(np.array_equal(outs[1], outs[2])
+                         and np.array_equal(models[1].R, models[2].R)
+                         and np.array_equal(models[1].D, models[2].D))
+        res = side_by_side({k: (lambda m=m: m.learn_many(U, Y), T)
+                            for k, m in models.items()}, cfg.repeats)
+        rows.append({"N": N, "one_us": stats(np.array(res[1]) * 1e6),
+                     "two_us": stats(np.array(res[2]) * 1e6),
+                     "speedup": ratio_stats(res[1], res[2]), "identical": identical})
+        print(f"  threads N={N}: speed-up {fmt(rows[-1]['speedup'])}, identical={identical}",
+              flush=True)
+    return rows
+
+
+def bench_regressor_vs_river(cfg):
+    """Target 5: RNNRegressor.learn_one with dict input vs River's linear model."""
+    try:
+        from river import linear_model, preprocessing
+        from streamlearn.regressor import RNNRegressor
+    except ImportError as e:  # pragma: no cover
+        return {"error": str(e)}
+    T = cfg.river_steps
+    rng = np.random.default_rng(0)
+    Xs = [{"a": float(a), "b": float(b), "c": float(c)} for a, b, c in rng.normal(size=(T, 3))]
+    ys = [float(x["a"] - 0.5 * x["b"]) for x in Xs]
+
+    def run_rnn():
+        reg = RNNRegressor(n_hidden=32, seed=0)
+        for x, y in zip(Xs, ys):
+            reg.learn_one(x, y)
+
+    def run_river():
+        model = preprocessing.StandardScaler() | linear_model.LinearRegression()
+        for x, y in zip(Xs, ys):
+            model.learn_one(x, y)
+
+    def run_rnn_predict_learn():
+        reg = RNNRegressor(n_hidden=32, seed=0)
+        for x, y in zip(Xs, ys):
+            reg.predict_one(x)
+            reg.learn_one(x, y)
+
+    def run_river_predict_learn():
+        model = preprocessing.StandardScaler() | linear_model.LinearRegression()
+        for x, y in zip(Xs, ys):
+            model.predict_one(x)
+            model.learn_one(x, y)
+
+    run_rnn()
+    res = side_by_side({"rnn": (run_rnn, T), "river": (run_river, T),
+                        "rnn_pl": (run_rnn_predict_learn, T),
+                        "river_pl": (run_river_predict_learn, T)}, cfg.repeats)
+    return {"steps": T, "rnn_us": stats(np.array(res["rnn"]) * 1e6),
+            "river_us": stats(np.array(res["river"]) * 1e6),
+            "ratio": ratio_stats(res["rnn"], res["river"]),
+            "rnn_pl_us": stats(np.array(res["rnn_pl"]) * 1e6),
+            "river_pl_us": stats(np.array(res["river_pl"]) * 1e6),
+            "ratio_pl": ratio_stats(res["rnn_pl"], res["river_pl"])}
+
+
+def bench_vs_naive(cfg):
+    """Target 6: the kernels against tests/naive.py's NumPy step."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from naive import NaiveRNN
+    from streamlearn import OnlineRNN
+
+    rows = []
+    for N in (32, 100, 1000):
+        T = steps_for(N, cfg.budget // 4, lo=5, hi=2000)
+        U, Y = stream(T)
+        model = OnlineRNN(1, N, 1, method="anp", decorrelation=True, seed=0, lr=1e-6)
+        model.learn_many(U[:2], Y[:2])
+        naive = NaiveRNN(model)
+
+        def run_naive():
+            for u, y in zip(U, Y):
+                naive.step(u, y)
+
+        def run_one():
+            for u, y in zip(U, Y):
+                model.learn_one(u, y)
+
+        res = side_by_side({"naive": (run_naive, T), "many": (lambda: model.learn_many(U, Y), T),
+                            "one": (run_one, T)}, cfg.repeats)
+        rows.append({"N": N, "naive_us": stats(np.array(res["naive"]) * 1e6),
+                     "many_us": stats(np.array(res["many"]) * 1e6),
+                     "one_us": stats(np.array(res["one"]) * 1e6),
+                     "speedup_many": ratio_stats(res["naive"], res["many"]),
+                     "speedup_one": ratio_stats(res["naive"], res["one"])})
+        print(f"  naive N={N}: learn_many {fmt(rows[-1]['speedup_many'])}x, learn_one "
+              f"{fmt(rows[-1]['speedup_one'])}x", flush=True)
+    return rows
+
+
+def bench_memory(cfg):
+    """Target 7: resident memory over a long stream, after warm-up."""
+    from streamlearn import OnlineRNN
+
+    N, chunk = 100, 1000
+    total = cfg.memory_steps
+    U, Y = stream(chunk)
+    model = OnlineRNN(1, N, 1, method="anp", decorrelation=True, seed=0, lr=1e-6)
+    reg_one = OnlineRNN(1, N, 1, method="anp", decorrelation=True, seed=1, lr=1e-6)
+    # warm-up: compile, first allocations
+    model.learn_many(U, Y)
+    for u, y in zip(U[:100], Y[:100]):
+        reg_one.learn_one(u, y)
+    gc.collect()
+    start = rss_bytes()
+    samples = []
+    done = 0
+    t0 = time.perf_counter()
+    while done < total:
+        model.learn_many(U, Y)
+        done += chunk
+        if done % (total // 20) == 0:
+            samples.append((done, rss_bytes()))
+    many_s = time.perf_counter() - t0
+    gc.collect()
+    end_many = rss_bytes()
+    n_one = total // 10
+    for k in range(n_one):
+        reg_one.learn_one(U[k % chunk], Y[k % chunk])
+    gc.collect()
+    end_one = rss_bytes()
+    return {"N": N, "steps": total, "learn_one_steps": n_one, "start": start,
+            "end_learn_many": end_many, "end_learn_one": end_one,
+            "growth_many": (end_many - start) / start, "growth_one": (end_one - end_many) / start,
+            "samples": samples, "seconds": many_s}
+
+
+STARTUP = r"""
+import time
+t0 = time.perf_counter()
+import numpy as np
+from streamlearn import OnlineRNN
+t1 = time.perf_counter()
+m = OnlineRNN(1, 32, 1, method="anp", decorrelation=True, seed=0)
+m.learn_one(np.zeros(1), np.zeros(1))
+t2 = time.perf_counter()
+print(t1 - t0, t2 - t1)
+"""
+
+
+def bench_startup(cfg):
+    """Target 8: import + first learn_one with a warm cache; the cold compile."""
+    env = dict(os.environ)
+
+    def once(cache_dir):
+        e = dict(env, NUMBA_CACHE_DIR=cache_dir)
+        t0 = time.perf_counter()
+        out = subprocess.run([sys.executable, "-c", STARTUP], env=e, cwd=ROOT, check=True,
+                             capture_output=True, text=True).stdout.split()
+        wall = time.perf_counter() - t0
+        return float(out[0]), float(out[1]), wall
+
+    cold = []
+    for _ in range(cfg.cold_repeats):
+        with tempfile.TemporaryDirectory() as d:
+            cold.append(once(d))
+    with tempfile.TemporaryDirectory() as d:
+        once(d)  # fill the cache
+        warm = [once(d) for _ in range(cfg.repeats)]
+    pick = lambda runs, k: stats([r[k] for r in runs])
+    return {"warm_import": pick(warm, 0), "warm_first": pick(warm, 1),
+            "warm_total": stats([r[0] + r[1] for r in warm]), "warm_process": pick(warm, 2),
+            "cold_import": pick(cold, 0), "cold_first": pick(cold, 1),
+            "cold_process": pick(cold, 2)}
+
+
+# -- report --------------------------------------------------------------------
+
+def machine():
+    import numba
+    import scipy
+    info = {"python": platform.python_version(), "numpy": np.__version__,
+            "numba": numba.__version__, "scipy": scipy.__version__,
+            "platform": platform.platform(), "cpus": os.cpu_count()}
+    try:
+        import river
+        info["river"] = river.__version__
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        with open("/proc/cpuinfo") as f:
+            info["cpu"] = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
+    except (OSError, StopIteration):
+        info["cpu"] = platform.processor()
+    try:
+        with open("/proc/meminfo") as f:
+            kb = int(next(l for l in f if l.startswith("MemTotal")).split()[1])
+        info["memory"] = f"{kb / 2**20:.0f} GiB"
+    except (OSError, StopIteration):
+        pass
+    try:
+        from threadpoolctl import threadpool_info
+        info["blas"] = ", ".join(f"{p['internal_api']} {p.get('version', '')} "
+                                 f"({p.get('architecture', '?')}, {p['num_threads']} thread)"
+                                 for p in threadpool_info() if p["user_api"] == "blas")
+    except Exception:  # pragma: no cover
+        info["blas"] = "?"
+    info["load_before"] = os.getloadavg()
+    return info
+
+
+def plot(rows, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    for method, marker in zip(("anp", "np", "wp", "bp"), "osD^"):
+        r = [x for x in rows if x["method"] == method]
+        Ns = [x["N"] for x in r]
+        med = np.array([x["fast_us"]["median"] for x in r])
+        lo = med - np.array([x["fast_us"]["min"] for x in r])
+        hi = np.array([x["fast_us"]["max"] for x in r]) - med
+        ax.errorbar(Ns, med, yerr=[lo, hi], marker=marker, capsize=3, label=f"D{method.upper()}")
+    r = [x for x in rows if x["method"] == "anp"]
+    ax.plot([x["N"] for x in r], [x["blas_us"]["median"] for x in r], "k--",
+            label="DANP as BLAS calls")
+    Ns = np.array([x["N"] for x in r], float)
+    ref = r[-1]["fast_us"]["median"] * (Ns / Ns[-1]) ** 2
+    ax.plot(Ns, ref, ":", color="grey", label="~ N^2")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("n_hidden")
+    ax.set_ylabel("time per learning step (us)")
+    ax.set_title("learn_many, 1 input, 1 output, decorrelation, float64, 1 thread")
+    ax.legend(fontsize=8)
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="fewer and shorter runs")
+    ap.add_argument("--repeats", type=int, default=5, help="timings per figure (>= 5)")
+    ap.add_argument("--out", default=str(DOCS / "benchmarks.md"))
+    ap.add_argument("--only", default="", help="comma-separated sections (for development)")
+    args = ap.parse_args(argv)
+    if args.repeats < 5:
+        ap.error("--repeats must be >= 5")
+
+    class cfg:
+        quick = args.quick
+        repeats = args.repeats
+        sizes = (100, 500, 1000, 2000)
+        budget = 2e7 if args.quick else 1.2e8
+        task_steps = 3000 if args.quick else 10000
+        task_seeds = 2 if args.quick else 5
+        river_steps = 2000 if args.quick else 10000
+        memory_steps = 100_000 if args.quick else 1_000_000
+        cold_repeats = 1 if args.quick else 3
+
+    sections = [("machine", lambda c: machine()),
+                ("startup", bench_startup),
+                ("methods", bench_methods_vs_blas),
+                ("wp_vs_anp", bench_wp_vs_anp),
+                ("float32", bench_float32),
+                ("threads", bench_threads),
+                ("regressor", bench_regressor_vs_river),
+                ("naive", bench_vs_naive),
+                ("memory", bench_memory)]
+    only = set(filter(None, args.only.split(",")))
+    results = {"quick": args.quick, "repeats": args.repeats,
+               "command": "python -m benchmarks" + (" --quick" if args.quick else "")}
+    t_start = time.perf_counter()
+    for name, fn in sections:
+        if only and name not in only and name != "machine":
+            continue
+        print(f"[{name}]", flush=True)
+        t0 = time.perf_counter()
+        results[name] = fn(cfg)
+        print(f"  ({time.perf_counter() - t0:.0f} s)", flush=True)
+    results["machine"]["load_after"] = os.getloadavg()
+    results["seconds"] = time.perf_counter() - t_start
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    (out.parent / "benchmarks.json").write_text(json.dumps(results, indent=1, default=str))
+    if "methods" in results:
+        plot(results["methods"], FIGURES / "step_time_vs_n.png")
+    from .report import render
+    out.write_text(render(results))
+    print(f"wrote {out}")
