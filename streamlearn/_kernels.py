@@ -647,18 +647,29 @@ def _r_rows(RT, j0, j1, i0, i1, gl, P0, fused, xs, xsn, alpha, alphan):
         j += 1
 
 
+WP_TILE = 16  # hidden units per tile of the WP passes
+
+
 @njit(cache=True)
 def _r_rows_wp(RT, xiR, xs, xsn, alpha, alphan):
-    """WP products: alpha += R xs and alphan += (R + xiR) xsn, in j order."""
+    """WP products: alpha += R xs and alphan += (R + xiR) xsn, in j order.
+
+    The noise xiR is in R's row-major layout (the draw order) while R is
+    stored transposed; tiles of WP_TILE hidden units keep both streams in
+    cache: for each tile, all j, the tile's entries of row j of RT (one or two
+    cache lines) and WP_TILE rows of xiR read front to back.
+    """
     N = RT.shape[0]
-    for j in range(N):
-        row = RT[j]
-        a = xs[j]
-        b = xsn[j]
-        for i in range(N):
-            r = row[i]
-            alpha[i] += r * a
-            alphan[i] += (r + xiR[i, j]) * b
+    for i0 in range(0, N, WP_TILE):
+        i1 = min(N, i0 + WP_TILE)
+        for j in range(N):
+            row = RT[j]
+            a = xs[j]
+            b = xsn[j]
+            for i in range(i0, i1):
+                r = row[i]
+                alpha[i] += r * a
+                alphan[i] += (r + xiR[i, j]) * b
 
 
 @njit(cache=True)
@@ -1074,10 +1085,12 @@ def _update_dense_t(RT, Xi, scale, lr, opt, M, V, hyper, t):
     N = RT.shape[0]
     if opt == SGD:
         f = lr * scale
-        for j in range(N):
-            row = RT[j]
-            for i in range(N):
-                row[i] -= f * Xi[i, j]
+        for i0 in range(0, N, WP_TILE):  # tiles, as in _r_rows_wp
+            i1 = min(N, i0 + WP_TILE)
+            for j in range(N):
+                row = RT[j]
+                for i in range(i0, i1):
+                    row[i] -= f * Xi[i, j]
         return
     b1, b2, bc1, bc2 = _adam_coefficients(hyper, t)
     eps = hyper[H_EPS]

@@ -121,3 +121,21 @@ def test_weights_are_current_between_calls_and_layout_is_restored():
     b._R = np.ascontiguousarray(b._R)
     np.testing.assert_array_equal(a.learn_many(U, Y), b.learn_many(U, Y))
     assert b.R.flags.f_contiguous
+
+
+def test_ziggurat_generator_is_standard_normal_and_deterministic():
+    """The faster generator (not used by the models yet) draws N(0, s^2)."""
+    from scipy import stats
+    from streamlearn._random import _fill_normal_ziggurat, seed_state
+
+    a, b = np.zeros(200_001), np.zeros(200_001)
+    s1, s2 = seed_state(3), seed_state(3)
+    _fill_normal_ziggurat(s1, a, 2.0)
+    _fill_normal_ziggurat(s2, b, 2.0)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(s1, s2)
+    z = a / 2.0
+    assert abs(z.mean()) < 0.01 and abs(z.std() - 1.0) < 0.01
+    assert stats.kstest(z, "norm").pvalue > 1e-3
+    # the tail beyond the base strip (|z| > 3.44) is drawn too
+    assert 40 < np.count_nonzero(np.abs(z) > 3.4426) < 200
