@@ -1,5 +1,7 @@
 """OnlineRNN: a recurrent network trained online by twin-network perturbation."""
 
+import math
+
 import numpy as np
 
 from . import _kernels as K
@@ -258,6 +260,10 @@ class OnlineRNN(Checkpointable):
 
     def _vector(self, name, value, size):
         """A (size,) array, or None if it holds NaN/inf and the policy skips."""
+        if (type(value) is np.ndarray and value.dtype == self.dtype
+                and value.shape == (size,) and size <= 64 and value.flags.c_contiguous
+                and all(map(math.isfinite, value.tolist()))):
+            return value  # the common case of learn_one, checked cheaply
         arr = self._numeric(name, value)
         if arr.ndim == 0 and size == 1:
             arr = arr.reshape(1)
@@ -372,7 +378,7 @@ class OnlineRNN(Checkpointable):
                     self._history, self._state, self._work_n, self._work_o, self._work_k,
                     self._rng, self._counters, self._hyper, self._config, self._pend_g,
                     self._pend_p, self._pend_u, self._pend_k, U, Y, out, xs, learn,
-                    self.threads)
+                    getattr(self, "threads", 1))
         return out, (xs if return_states else None)
 
     def reset_state(self):
