@@ -673,16 +673,87 @@ def _r_rows_wp(RT, xiR, xs, xsn, alpha, alphan):
 
 
 @njit(cache=True)
+def _dots8(DT, j, v, acc):
+    """acc[k] = DT[j + k] . v for k < 8, each sum in order of i."""
+    N = DT.shape[1]
+    r0 = DT[j]
+    r1 = DT[j + 1]
+    r2 = DT[j + 2]
+    r3 = DT[j + 3]
+    r4 = DT[j + 4]
+    r5 = DT[j + 5]
+    r6 = DT[j + 6]
+    r7 = DT[j + 7]
+    acc[0] = 0.0
+    s0 = acc[0]
+    s1 = s0
+    s2 = s0
+    s3 = s0
+    s4 = s0
+    s5 = s0
+    s6 = s0
+    s7 = s0
+    for i in range(N):
+        q = v[i]
+        s0 += r0[i] * q
+        s1 += r1[i] * q
+        s2 += r2[i] * q
+        s3 += r3[i] * q
+        s4 += r4[i] * q
+        s5 += r5[i] * q
+        s6 += r6[i] * q
+        s7 += r7[i] * q
+    acc[0] = s0
+    acc[1] = s1
+    acc[2] = s2
+    acc[3] = s3
+    acc[4] = s4
+    acc[5] = s5
+    acc[6] = s6
+    acc[7] = s7
+
+
+@njit(cache=True)
+def _update4(r0, r1, r2, r3, w0, w1, w2, w3, a0, a1, a2, a3, b0, b1, b2, b3, da, db,
+             xs_new, xsn_new):
+    """Eq. 10 on four rows of DT given their w, then their products (in order)."""
+    for i in range(r0.shape[0]):
+        c = da[i]
+        d = db[i]
+        v0 = r0[i] * d - c * w0
+        r0[i] = v0
+        v1 = r1[i] * d - c * w1
+        r1[i] = v1
+        v2 = r2[i] * d - c * w2
+        r2[i] = v2
+        v3 = r3[i] * d - c * w3
+        r3[i] = v3
+        xs_new[i] = xs_new[i] + v0 * a0 + v1 * a1 + v2 * a2 + v3 * a3
+        xsn_new[i] = xsn_new[i] + v0 * b0 + v1 * b1 + v2 * b2 + v3 * b3
+
+
+@njit(cache=True)
 def _d_rows(DT, j0, j1, pend, xsp, da, db, x, xn, xs_new, xsn_new, acc):
     """Rows j0:j1 of DT: the pending decorrelation update, then the products.
 
     With ``pend``: w_j = (D^T xsp)_j = DT[j] . xsp (summed over i in order, as
     ``_rmatvec``), then DT[j, i] = DT[j, i] * db[i] - da[i] * w_j, which is
     eq. 10's D[i, j] update with da = eps xsp, db = 1 + da xsp. Then
-    xs_new += DT[j] x[j], xsn_new += DT[j] xn[j]. ``acc`` is 4 scratch slots.
+    xs_new += DT[j] x[j], xsn_new += DT[j] xn[j]. ``acc`` has >= 8 scratch slots.
     """
     N = DT.shape[1]
     j = j0
+    if pend:
+        # eight sums in flight (each still in order) hide the add latency
+        while j + 8 <= j1:
+            _dots8(DT, j, xsp, acc)
+            for h in range(2):
+                k = j + 4 * h
+                _update4(DT[k], DT[k + 1], DT[k + 2], DT[k + 3],
+                         acc[4 * h], acc[4 * h + 1], acc[4 * h + 2], acc[4 * h + 3],
+                         x[k], x[k + 1], x[k + 2], x[k + 3],
+                         xn[k], xn[k + 1], xn[k + 2], xn[k + 3], da, db, xs_new, xsn_new)
+            j += 8
     while j + 4 <= j1:
         r0 = DT[j]
         r1 = DT[j + 1]
@@ -705,19 +776,8 @@ def _d_rows(DT, j0, j1, pend, xsp, da, db, x, xn, xs_new, xsn_new, acc):
                 w1 += r1[i] * q
                 w2 += r2[i] * q
                 w3 += r3[i] * q
-            for i in range(N):
-                c = da[i]
-                d = db[i]
-                v0 = r0[i] * d - c * w0
-                r0[i] = v0
-                v1 = r1[i] * d - c * w1
-                r1[i] = v1
-                v2 = r2[i] * d - c * w2
-                r2[i] = v2
-                v3 = r3[i] * d - c * w3
-                r3[i] = v3
-                xs_new[i] = xs_new[i] + v0 * a0 + v1 * a1 + v2 * a2 + v3 * a3
-                xsn_new[i] = xsn_new[i] + v0 * b0 + v1 * b1 + v2 * b2 + v3 * b3
+            _update4(r0, r1, r2, r3, w0, w1, w2, w3, a0, a1, a2, a3, b0, b1, b2, b3,
+                     da, db, xs_new, xsn_new)
         else:
             _axpy4(r0, r1, r2, r3, a0, a1, a2, a3, b0, b1, b2, b3, 0, N, xs_new, xsn_new)
         j += 4
@@ -752,17 +812,15 @@ def _decor_factors(xsp, eps, da, db):
 
 
 @njit(cache=True)
-def _decor_flush(DT, xsp, da, db, acc):
+def _decor_flush(DT, xsp, da, db, w):
     """Apply the pending decorrelation update alone (no products)."""
+    _rmatvec_t(DT, xsp, w)
     N = DT.shape[1]
     for j in range(DT.shape[0]):
         row = DT[j]
-        acc[0] = 0.0
-        w = acc[0]
+        wj = w[j]
         for i in range(N):
-            w += row[i] * xsp[i]
-        for i in range(N):
-            row[i] = row[i] * db[i] - da[i] * w
+            row[i] = row[i] * db[i] - da[i] * wj
 
 
 @njit(cache=True)
@@ -1115,7 +1173,7 @@ def _flush_fast(A, RT, B, DT, moments, state, work_n, counters, hyper, config,
         da = work_n[W_DECA]
         db = work_n[W_DECB]
         _decor_factors(state[0], hyper[H_LR_DEC], da, db)
-        _decor_flush(DT, state[0], da, db, work_n[W_ACC])
+        _decor_flush(DT, state[0], da, db, work_n[W_W])
         pend_k[1] = 0
 
 
