@@ -128,9 +128,24 @@ def bench_wp_vs_anp(cfg):
         m.learn_many(U[:2], Y[:2])
     res = side_by_side({k: (lambda m=m: m.learn_many(U, Y), T) for k, m in models.items()},
                        cfg.repeats)
+    # WP's main cost: N^2 + 2N normal draws per step; the generator in use
+    # (Box-Muller) against the ziggurat on the same stream
+    from streamlearn._random import _fill_normal, _fill_normal_ziggurat, seed_state
+    buf = np.zeros(N * N + 2 * N)
+    state = seed_state(0)
+    _fill_normal(state, buf, 1.0)
+    _fill_normal_ziggurat(state, buf, 1.0)
+    gen = side_by_side({"box_muller": (lambda: _fill_normal(state, buf, 1.0), 1),
+                        "ziggurat": (lambda: _fill_normal_ziggurat(state, buf, 1.0), 1)},
+                       cfg.repeats)
     return {"N": N, "anp_us": stats(np.array(res["anp"]) * 1e6),
             "wp_us": stats(np.array(res["wp"]) * 1e6),
-            "ratio": ratio_stats(res["wp"], res["anp"])}
+            "ratio": ratio_stats(res["wp"], res["anp"]),
+            "fill_bm_us": stats(np.array(gen["box_muller"]) * 1e6),
+            "fill_zig_us": stats(np.array(gen["ziggurat"]) * 1e6),
+            "wp_with_zig_ratio": stats(
+                (np.array(res["wp"]) - np.array(gen["box_muller"]) + np.array(gen["ziggurat"]))
+                / np.array(res["anp"]))}
 
 
 def bench_float32(cfg):
@@ -342,11 +357,24 @@ def bench_startup(cfg):
     with tempfile.TemporaryDirectory() as d:
         once(d)  # fill the cache
         warm = [once(d) for _ in range(cfg.repeats)]
+    river = []
+    for _ in range(cfg.repeats):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import numpy, river.time_series, river.base"],
+                       env=env, cwd=ROOT, check=True, capture_output=True)
+        river.append(time.perf_counter() - t0)
+    bare = []
+    for _ in range(cfg.repeats):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import numpy"], env=env, cwd=ROOT, check=True,
+                       capture_output=True)
+        bare.append(time.perf_counter() - t0)
     pick = lambda runs, k: stats([r[k] for r in runs])
     return {"warm_import": pick(warm, 0), "warm_first": pick(warm, 1),
             "warm_total": stats([r[0] + r[1] for r in warm]), "warm_process": pick(warm, 2),
             "cold_import": pick(cold, 0), "cold_first": pick(cold, 1),
-            "cold_process": pick(cold, 2)}
+            "cold_process": pick(cold, 2), "python_numpy_process": stats(bare),
+            "river_process": stats(river)}
 
 
 # -- report --------------------------------------------------------------------
