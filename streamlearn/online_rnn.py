@@ -70,10 +70,11 @@ class OnlineRNN(Checkpointable):
     adam_eps : float
         Adam's denominator constant.
     on_invalid : {"raise", "skip"}
-        What a sample holding NaN or inf does: raise ``ValueError`` (default),
-        or be ignored and counted in ``n_skipped``. Either way the model is
-        left exactly as it was. Wrong shapes and non-numbers (None, strings)
-        always raise.
+        What a sample holding an invalid value (NaN, inf, None, a string) does:
+        raise (``ValueError`` for non-finite numbers, ``TypeError`` for
+        non-numbers; the default), or be ignored and counted in ``n_skipped``.
+        Either way the model is left exactly as it was. Wrong shapes are a
+        programming error and always raise ``ValueError``.
     threads : int
         Threads for the N x N passes of a step (1 = single-threaded). Worth it
         for large networks only (about 1000 hidden units and up); the results
@@ -241,21 +242,33 @@ class OnlineRNN(Checkpointable):
     # -- input checks ----------------------------------------------------------
 
     def _numeric(self, name, value):
-        """``value`` as an array of self.dtype, refusing non-numbers by name.
+        """``value`` as an array of self.dtype, judging non-numbers by name.
 
-        Booleans count as numbers (0 and 1); None and non-numeric entries are
-        refused with a TypeError; NaN and inf pass here and are judged by the
-        caller under the ``on_invalid`` policy.
+        Booleans count as numbers (0 and 1). None, strings and other
+        non-numbers raise a TypeError naming them, or under
+        ``on_invalid="skip"`` become NaN, which marks their sample invalid.
+        NaN and inf pass here and are judged by the caller.
         """
-        raw = np.asarray(value)
+        try:
+            raw = np.asarray(value)
+        except ValueError:  # ragged nesting
+            raise ValueError(f"{name} must be a rectangular array of numbers, got {value!r}") from None
         if raw.dtype.kind in "biuf":
             return raw.astype(self.dtype, copy=False)
+        skip = self.on_invalid == "skip"
         if raw.dtype.kind == "O":
-            for item in raw.flat:
+            out = np.empty(raw.shape, dtype=self.dtype)
+            flat = out.reshape(-1)
+            for i, item in enumerate(raw.flat):
                 if isinstance(item, (bool, int, float, np.bool_, np.integer, np.floating)):
-                    continue
-                raise TypeError(f"{name} must hold numbers, got {item!r} in {value!r}")
-            return raw.astype(self.dtype)
+                    flat[i] = item
+                elif skip:
+                    flat[i] = np.nan
+                else:
+                    raise TypeError(f"{name} must hold numbers, got {item!r} in {value!r}")
+            return out
+        if skip:
+            return np.full(raw.shape, np.nan, dtype=self.dtype)
         raise TypeError(f"{name} must hold numbers, got {value!r} (dtype {raw.dtype})")
 
     def _vector(self, name, value, size):
@@ -299,8 +312,8 @@ class OnlineRNN(Checkpointable):
 
         Returns the clean prediction for ``y`` made before the update (the
         prequential prediction), shape (n_outputs,). Under
-        ``on_invalid="skip"`` a sample holding NaN or inf is ignored: the
-        model does not change, ``n_skipped`` grows and None is returned.
+        ``on_invalid="skip"`` a sample holding an invalid value is ignored:
+        the model does not change, ``n_skipped`` grows and None is returned.
         """
         u = self._vector("u", u, self.n_inputs)
         y = self._vector("y", y, self.n_outputs)
@@ -315,7 +328,7 @@ class OnlineRNN(Checkpointable):
         Bit-identical to looping ``learn_one``. Returns the T prequential
         predictions, and with ``return_states`` also the clean hidden states
         xs_t, shape (T, n_hidden). Under ``on_invalid="skip"`` rows holding
-        NaN or inf are not samples: the call equals ``learn_many(U[ok], Y[ok])``
+        an invalid value are not samples: the call equals ``learn_many(U[ok], Y[ok])``
         for the finite rows ``ok``, and returns only their predictions.
         """
         U, ok_u = self._matrix("U", U, self.n_inputs)

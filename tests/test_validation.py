@@ -53,8 +53,11 @@ def test_skip_policy_ignores_and_counts_invalid_samples():
     assert m.n_skipped == 3
     m.n_skipped = 0
     assert pickle.dumps(m) == before
-    with pytest.raises(TypeError):  # non-numbers are not values in a stream
-        m.learn_one([None, 1.0], [0.0])
+    assert m.learn_one([None, 1.0], [0.0]) is None  # non-numbers too
+    assert m.learn_one([1.0, 1.0], ["n/a"]) is None
+    assert m.n_skipped == 2
+    with pytest.raises(ValueError, match="shape"):  # a wrong shape is a bug, never skipped
+        m.learn_one([1.0], [0.0])
 
 
 def test_skip_policy_in_sequences_equals_filtering_the_rows():
@@ -80,6 +83,18 @@ def test_raise_policy_names_the_row():
     with pytest.raises(ValueError, match="row 6"):
         m.advance_many(U)
     assert pickle.dumps(m) == before
+
+
+def test_skip_policy_drops_rows_with_non_numbers():
+    m = model(on_invalid="skip")
+    U = [[1.0, 2.0], [None, 1.0], [0.5, "x"], [0.0, 0.0]]
+    out = m.learn_many(U, [[0.0], [0.0], [0.0], [1.0]])
+    assert out.shape == (2, 1) and m.n_skipped == 2
+
+
+def test_ragged_input_is_refused_clearly():
+    with pytest.raises(ValueError, match="rectangular"):
+        model().learn_many([[1.0, 2.0], [3.0]], [[0.0], [0.0]])
 
 
 def test_unknown_policy():
