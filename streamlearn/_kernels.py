@@ -1299,13 +1299,28 @@ def _d_cols(DT, i0, i1, pend, w, da, db, x, xn, xs_new, xsn_new):
 
 
 @njit(cache=True, parallel=True)
-def _d_rows_par(DT, pend, xsp, da, db, x, xn, xs_new, xsn_new, work_n, nthreads):
+def _w_par(DT, xsp, w, nthreads):
+    """Phase 1: w_j = DT[j] . xsp, rows split between the threads."""
     N = DT.shape[0]
-    w = work_n[W_W]
-    if pend:
-        for c in prange(nthreads):
-            j0, j1 = _block(N, c, nthreads)
-            _rmatvec_t(DT[j0:j1], xsp, w[j0:j1])
+    for c in prange(nthreads):
+        j0, j1 = _block(N, c, nthreads)
+        _rmatvec_t(DT[j0:j1], xsp, w[j0:j1])
+
+
+@njit(cache=True, parallel=True)
+def _d_cols_par(DT, pend, w, da, db, x, xn, xs_new, xsn_new, nthreads):
+    """Phase 2: every row of DT, columns split between the threads."""
+    N = DT.shape[0]
     for c in prange(nthreads):
         i0, i1 = _block(N, c, nthreads)
         _d_cols(DT, i0, i1, pend, w, da, db, x, xn, xs_new, xsn_new)
+
+
+@njit(cache=True)
+def _d_rows_par(DT, pend, xsp, da, db, x, xn, xs_new, xsn_new, work_n, nthreads):
+    # two parallel functions, not two prange loops in one: Numba may fuse
+    # adjacent prange loops, and phase 2 reads every w_j phase 1 writes
+    w = work_n[W_W]
+    if pend:
+        _w_par(DT, xsp, w, nthreads)
+    _d_cols_par(DT, pend, w, da, db, x, xn, xs_new, xsn_new, nthreads)
