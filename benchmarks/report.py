@@ -270,9 +270,12 @@ def _analysis(r):
             "updates of D) in factored form, correct each step's products with O(k N) "
             "terms, and write the matrices back every k steps; traffic then falls towards "
             "(1 + 2/k) N^2 words per matrix per step, which would put the large-N ratio near "
-            "0.25-0.3 for k = 4-8 (the arithmetic then differs from the reference loops "
-            "in the last bits; it would be checked to 1e-10 against tests/naive.py like "
-            "the reference path); (b) in the cache-resident range, 512-bit vectors and "
+            "0.25-0.3 for k = 4-8. It was not done because it breaks two contracts the "
+            "kernels keep: the factored products round differently from the flushed "
+            "matrices, so `learn_many` would no longer equal a loop of `learn_one` bit "
+            "for bit unless the factors stayed pending across calls, and then `R`, `D` "
+            "(which the forecaster, checkpoints and users read and write directly) would "
+            "not be current between calls; (b) in the cache-resident range, 512-bit vectors and "
             "FMA contraction, which need the reference path (and the forecaster's "
             "kernels that share its helpers) to adopt the same operation order.",
             "",
@@ -321,9 +324,13 @@ def _analysis(r):
             "every parallel region waits for a second core that is not free, and with "
             "Numba's OpenMP layer the waiting thread spins: the measured times are slower "
             "than one thread. This is a property of the loaded 2-core machine; the figure "
-            "should be re-measured on idle cores (`python -m benchmarks --only threads`), "
-            "and with `NUMBA_THREADING_LAYER=workqueue` or `OMP_WAIT_POLICY=passive` when "
-            "other work shares the cores. Results stay bit-identical in every case.",
+            "should be re-measured on idle cores (`python -m benchmarks --only threads`). "
+            "When other work shares the cores, `OMP_WAIT_POLICY=passive` or "
+            "`NUMBA_THREADING_LAYER=workqueue` avoid the spinning (in a quick check on "
+            "this loaded machine they brought two threads to about 0.5-0.6x of one, "
+            "instead of 0.02-0.2x). Results are bit-identical in every case; an earlier "
+            "version that put both phases in one parallel function was not (Numba fused "
+            "the two loops), which is why they are now separate functions.",
             "",
         ]
     st = r.get("startup")
