@@ -251,7 +251,31 @@ def test_blow_up_is_recorded_as_unstable_not_raised():
     assert out["status"] == "unstable"
     assert "epoch 1" in out["reason"]
     assert all(v is None for v in out["final"].values())
-    assert len(out["records"]) == 1  # stopped at once
+    assert len(out["records"]) <= 1  # stopped at once (in epoch 1 or right after it)
+
+
+def test_model_divergence_guard_mid_epoch_is_unstable_not_raised():
+    # the model refuses a step whose update would push a weight past its guard
+    split = _split()
+    model = OnlineRNN(1, 6, 1, method="wp", lr=1e2, seed=0, max_weight=10.0)
+    out = run_epochs(model, split, epochs=3, final_epochs=1, stability=STABLE)
+    assert out["status"] == "unstable" and "diverged" in out["reason"]
+    assert out["reason"].startswith("epoch 1:")
+    model = OnlineRNN(1, 6, 1, method="wp", lr=1e2, seed=0, max_weight=10.0)
+    out = run_prequential(model, split, chunk=40, stability=STABLE)
+    assert out["status"] == "unstable" and "diverged" in out["reason"]
+
+
+def test_runner_sets_the_model_guard_to_the_stability_threshold(tmp_path):
+    seen = []
+
+    def factory(kwargs):
+        seen.append(kwargs.get("max_weight"))
+        return OnlineRNN(**kwargs)
+
+    cfg = mg_config(methods=["anp"], seeds=[0], stability={"max_weight": 123.0})
+    run_experiment(cfg, tmp_path, quiet=True, model_factory=factory)
+    assert seen == [123.0]
 
 
 def test_instability_thresholds():

@@ -11,8 +11,11 @@ which is what online learning sees.
 
 A run that blows up, i.e. produces a non-finite loss or weight, a loss above
 ``stability["max_loss"]`` or a weight above ``stability["max_weight"]`` in
-absolute value, stops at once and is reported as ``"unstable"`` instead of
-raising; its final values are ``None`` so that it cannot enter an average.
+absolute value (checked after every epoch or chunk), or whose model refuses a
+step with a ``FloatingPointError`` (``streamlearn.DivergenceError``: the model's
+own guard, checked at every step), stops at once and is reported as
+``"unstable"`` instead of raising; its final values are ``None`` so that it
+cannot enter an average.
 """
 
 from __future__ import annotations
@@ -58,6 +61,11 @@ def _learn(model, U, Y, stride):
     if stride:
         return model.learn_many(U, Y, return_states=True)
     return model.learn_many(U, Y), None
+
+
+def _diverged(exc):
+    """Short reason from a divergence error (its first sentence, without advice)."""
+    return "diverged: " + str(exc).split(" The model")[0]
 
 
 def instability(model, losses, stability):
@@ -147,9 +155,13 @@ def run_epochs(model, split, *, epochs, final_epochs, stability, progress=None,
     for epoch in range(1, epochs + 1):
         t0 = time.perf_counter()
         model.reset_state()
-        with np.errstate(all="ignore"):
-            Ypred, XS = _learn(model, split.U_train, split.Y_train, decorrelation_stride)
-            Ytest = model.advance_many(split.U_eval)
+        try:
+            with np.errstate(all="ignore"):
+                Ypred, XS = _learn(model, split.U_train, split.Y_train, decorrelation_stride)
+                Ytest = model.advance_many(split.U_eval)
+        except FloatingPointError as exc:  # the model's own divergence guard
+            return _finalise("unstable", f"epoch {epoch}: {_diverged(exc)}", records,
+                             _final_of(records, 0, unstable=True), started)
         record = {
             "epoch": epoch,
             "train_loss": mse(Ypred, split.Y_train),
@@ -211,8 +223,14 @@ def run_prequential(model, split, *, chunk, stability, progress=None, decorrelat
         for start in range(0, len(U), chunk):
             t0 = time.perf_counter()
             u, y = U[start:start + chunk], Y[start:start + chunk]
-            with np.errstate(all="ignore"):
-                Ypred, XS = _learn(model, u, y, decorrelation_stride)
+            try:
+                with np.errstate(all="ignore"):
+                    Ypred, XS = _learn(model, u, y, decorrelation_stride)
+            except FloatingPointError as exc:  # the model's own divergence guard
+                final = {"final_train_loss": None, "final_test_loss": None,
+                         "final_decorrelation_loss": None}
+                return _finalise("unstable", f"step {step + 1}+: {_diverged(exc)}", records,
+                                 final, started)
             loss = mse(Ypred, y)
             step += len(u)
             sq_sums[phase] += loss * len(u)

@@ -115,10 +115,25 @@ def _cached_split(task, split):
     return _SPLIT_CACHE[key]
 
 
+def _guard_kwargs(stability):
+    """Set the model's per-step divergence guard to the experiment's weight threshold.
+
+    Not part of the run's ``kwargs`` (nor of its fingerprint): the stability
+    thresholds are fingerprinted already.
+    """
+    import inspect
+
+    from streamlearn import OnlineRNN
+
+    if "max_weight" in inspect.signature(OnlineRNN).parameters:
+        return {"max_weight": stability["max_weight"]}
+    return {}
+
+
 def execute_run(spec, *, experiment="experiment", progress=None, model_factory=make_model):
     """Train one network as specified and return its result dict (not written)."""
     split = _cached_split(spec["task"], spec["split"])
-    model = model_factory(spec["kwargs"])
+    model = model_factory({**spec["kwargs"], **_guard_kwargs(spec["stability"])})
     protocol = spec["protocol"]
     callback = progress.update if progress is not None else None
     if protocol["name"] == "epochs":
