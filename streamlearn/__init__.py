@@ -9,9 +9,9 @@ exact-gradient baseline (BP), all applied online at every time step.
 from .checkpoint import CheckpointError
 from .forecaster import RNNForecaster
 from .metrics import decorrelation_loss
-from .online_rnn import OnlineRNN
+from .online_rnn import DivergenceError, OnlineRNN
 from .regressor import RNNRegressor
 
-__all__ = ["OnlineRNN", "RNNRegressor", "RNNForecaster", "CheckpointError",
+__all__ = ["OnlineRNN", "RNNRegressor", "RNNForecaster", "CheckpointError", "DivergenceError",
            "decorrelation_loss"]
 __version__ = "0.1.0"

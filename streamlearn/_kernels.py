@@ -34,6 +34,10 @@ SGD, ADAM = 0, 1
 
 # hyper slots
 H_LR, H_LR_DEC, H_SIGMA, H_BETA1, H_BETA2, H_EPS = 0, 1, 2, 3, 4, 5
+# divergence guard: the bound on |weight|, and running upper bounds on max |A, R, B|
+# and max |D| (see _guard_commit)
+H_MAX_WEIGHT, H_WMAX, H_DMAX = 6, 7, 8
+N_HYPER = 9
 # config slots
 C_METHOD, C_ACT, C_DECOR, C_OPT, C_NOISY_REF, C_WINDOW = 0, 1, 2, 3, 4, 5
 # counter slots
@@ -512,6 +516,90 @@ def _predict(A, R, B, D, state, work_n, config, u, out):
     else:
         xs_new[:] = x
     _matvec(B, xs_new, out)
+
+
+@njit(cache=True)
+def _absmax(v):
+    """max |v_i|, or inf if any entry is NaN."""
+    m = 0.0
+    for i in range(v.shape[0]):
+        a = abs(v[i])
+        if a > m:
+            m = a
+        elif a != a:
+            return np.inf
+    return m
+
+
+@njit(cache=True)
+def _absmax2(M):
+    m = 0.0
+    for i in range(M.shape[0]):
+        a = _absmax(M[i])
+        if a > m:
+            m = a
+    return m
+
+
+@njit(cache=True)
+def _all_finite(v):
+    for i in range(v.shape[0]):
+        if not np.isfinite(v[i]):
+            return False
+    return True
+
+
+@njit(cache=True)
+def _adam_step_bound(hyper, t):
+    """An upper bound on |Adam step| / lr after t steps, whatever the gradients.
+
+    By Cauchy-Schwarz, |m_t| <= (1 - b1) sqrt(sum_k (b1^2/b2)^k) sqrt(v_t / (1 - b2)),
+    and the bias corrections scale it by sqrt(1 - b2^t) / (1 - b1^t).
+    """
+    b1 = hyper[H_BETA1]
+    b2 = hyper[H_BETA2]
+    r = b1 * b1 / b2
+    geo = float(t) if r == 1.0 else (1.0 - r**t) / (1.0 - r)
+    return (1.0 - b1) * np.sqrt(geo / (1.0 - b2)) * np.sqrt(1.0 - b2**t) / (1.0 - b1**t)
+
+
+# A gradient entry above this is divergence whatever the optimizer (its square
+# must stay finite in Adam's second moment, even in float32).
+_MAX_GRADIENT = 1e18
+
+
+@njit(cache=True)
+def _guard_commit(A, RT, B, DT, hyper, delta, decor, xs_new):
+    """May an update that moves no weight by more than ``delta`` be committed?
+
+    Yes when every weight provably stays within hyper[H_MAX_WEIGHT]. The running
+    bounds H_WMAX (max |A, R, B|) and H_DMAX (max |D|) only grow by each
+    committed step's worst case; when a bound would cross the limit the exact
+    maximum is rescanned (one read of the matrices) and the test repeated.
+    The decorrelation step (eq. 10) changes D_ij by at most
+    eps xs_i^2 |D_ij| + eps |xs_i| |w_j| with |w_j| <= N max|D| max|xs|, so
+    max |D| grows by at most the factor 1 + eps m^2 (N + 1), m = max |xs|.
+    """
+    limit = hyper[H_MAX_WEIGHT]
+    if not delta < np.inf:  # NaN or inf
+        return False
+    wmax = hyper[H_WMAX]
+    dmax = hyper[H_DMAX]
+    if wmax + delta > limit:
+        wmax = max(_absmax2(A), _absmax2(RT), _absmax2(B))
+        if not wmax + delta <= limit:
+            return False  # the bounds stay as they were: a refused step changes nothing
+    growth = 1.0
+    if decor:
+        m = _absmax(xs_new)
+        growth = 1.0 + hyper[H_LR_DEC] * m * m * (DT.shape[0] + 1)
+        if dmax * growth > limit:
+            dmax = _absmax2(DT)
+            if not dmax * growth <= limit:
+                return False
+    hyper[H_WMAX] = wmax + delta
+    hyper[H_DMAX] = dmax * growth
+    return True
 
 
 # ---------------------------------------------------------------------------
@@ -1013,8 +1101,16 @@ def _forward_fast(A, RT, B, DT, moments, wp_noise, state, work_n, work_o, rng, c
 def _step_fast(A, RT, B, DT, moments, wp_noise, history, state, work_n, work_o, work_k,
                rng, counters, hyper, config, pend_g, pend_p, pend_u, pend_k, u, target, y_out,
                learn, nthreads):
-    """``_step`` on transposed R and D with pending updates: the same numbers."""
+    """``_step`` on transposed R and D with pending updates: the same numbers.
+
+    Returns 0 when the step is committed. A step whose forward pass is not
+    finite returns 1, and one whose update fails the divergence guard
+    (``_guard_commit``) returns 2; either way nothing of it is committed: the
+    weights, states, counters, history and random stream are as before it.
+    """
     N, I = A.shape
+    r0, r1, r2, r3 = rng[0], rng[1], rng[2], rng[3]
+    pos = fill = 0
     O = B.shape[0]
     method = config[C_METHOD]
     act = config[C_ACT]
@@ -1072,10 +1168,17 @@ def _step_fast(A, RT, B, DT, moments, wp_noise, history, state, work_n, work_o, 
         _matvec(B, xs_new, y)
     for o in range(O):
         y_out[o] = y[o]
+    if not (_all_finite(y) and _all_finite(xs_new)
+            and (not twins or (_all_finite(yn) and _all_finite(xsn_new)))):
+        rng[0], rng[1], rng[2], rng[3] = r0, r1, r2, r3
+        return 1
 
     if method == BP:
         K = config[C_WINDOW]
         pos = counters[K_POS]
+        fill = counters[K_FILL]
+        if learn:  # the slot this step overwrites, kept until the update is committed
+            history[K] = history[pos]
         h = history[pos]
         h[0:I] = u
         h[I:I + N] = xs
@@ -1087,25 +1190,23 @@ def _step_fast(A, RT, B, DT, moments, wp_noise, history, state, work_n, work_o, 
 
     if learn:
         mA, vA, mR, vR, mB, vB = _split_moments(moments, N, I, O)
-        counters[K_ADAM] += 1
-        t = counters[K_ADAM]
+        t = counters[K_ADAM] + 1
+        adam_bound = lr * _adam_step_bound(hyper, t) if opt == ADAM else 0.0
         if method == WP:
             dl = _sq_loss(yn, target) - _sq_loss(y, target)
             scale = dl / (sigma * sigma)
-            _update_dense(A, xiA, scale, lr, opt, mA, vA, hyper, t)
-            _update_dense_t(RT, xiR, scale, lr, opt, mR, vR, hyper, t)
-            _update_dense(B, xiB, scale, lr, opt, mB, vB, hyper, t)
+            g = abs(scale) * _absmax(wp_noise)
+            delta = adam_bound if opt == ADAM else lr * g
         elif method == BP:
             _bp_gradients_t(RT, B, DT, history, work_k, counters, config, y, target,
                             gb, tmp, tmp2)
             k = counters[K_FILL]
+            g_ar = 0.0
             for q in range(k):
-                pend_g[q] = work_k[q]
-                pend_u[q] = history[q, 0:I]
-                pend_p[q] = history[q, I:I + N]
-            pend_k[0] = k
-            _update_lowrank(B, gb.reshape((1, O)), xs_new.reshape((1, N)), 1,
-                            lr, opt, mB, vB, hyper, t)
+                g_ar += _absmax(work_k[q]) * max(_absmax(history[q, 0:I]),
+                                                 _absmax(history[q, I:I + N]))
+            g = max(g_ar, _absmax(gb) * _absmax(xs_new))
+            delta = adam_bound if opt == ADAM else lr * g
         else:
             dl = _sq_loss(yn, target) - _sq_loss(y, target)
             if method == NP:
@@ -1121,6 +1222,32 @@ def _step_fast(A, RT, B, DT, moments, wp_noise, history, state, work_n, work_o, 
                 for o in range(O):
                     db[o] = yn[o] - y[o]
                 _scaled_direction(db, O * dl, gb)
+            g = max(_absmax(ga) * max(_absmax(u), _absmax(xs)), _absmax(gb) * _absmax(xs_new))
+            delta = adam_bound if opt == ADAM else lr * g
+        if not (g <= _MAX_GRADIENT and _guard_commit(A, RT, B, DT, hyper, delta, decor, xs_new)):
+            rng[0], rng[1], rng[2], rng[3] = r0, r1, r2, r3
+            if method == BP:
+                history[pos] = history[config[C_WINDOW]]
+                history[config[C_WINDOW]] = 0.0  # the spare row is empty between steps
+                counters[K_POS] = pos
+                counters[K_FILL] = fill
+            return 2
+        counters[K_ADAM] = t
+        if method == BP:
+            history[config[C_WINDOW]] = 0.0
+        if method == WP:
+            _update_dense(A, xiA, scale, lr, opt, mA, vA, hyper, t)
+            _update_dense_t(RT, xiR, scale, lr, opt, mR, vR, hyper, t)
+            _update_dense(B, xiB, scale, lr, opt, mB, vB, hyper, t)
+        elif method == BP:
+            for q in range(k):
+                pend_g[q] = work_k[q]
+                pend_u[q] = history[q, 0:I]
+                pend_p[q] = history[q, I:I + N]
+            pend_k[0] = k
+            _update_lowrank(B, gb.reshape((1, O)), xs_new.reshape((1, N)), 1,
+                            lr, opt, mB, vB, hyper, t)
+        else:
             pend_g[0] = ga
             pend_u[0] = u
             pend_p[0] = xs
@@ -1135,6 +1262,7 @@ def _step_fast(A, RT, B, DT, moments, wp_noise, history, state, work_n, work_o, 
         xsn[:] = xsn_new
     else:
         xsn[:] = xs_new
+    return 0
 
 
 @njit(cache=True)
@@ -1181,16 +1309,26 @@ def _flush_fast(A, RT, B, DT, moments, state, work_n, counters, hyper, config,
 def _run_fast(A, RT, B, DT, moments, wp_noise, history, state, work_n, work_o, work_k,
               rng, counters, hyper, config, pend_g, pend_p, pend_u, pend_k, U, Y, out, xs_out,
               learn, nthreads):
-    """``_run`` on the fast path; the weights are current when it returns."""
+    """``_run`` on the fast path; the weights are current when it returns.
+
+    Stops at the first step that is not committed (see ``_step_fast``) and
+    returns (its index, its status), or (-1, 0) when every step was.
+    """
     record = xs_out.shape[0] > 0
+    stop = -1
+    status = 0
     for t in range(U.shape[0]):
-        _step_fast(A, RT, B, DT, moments, wp_noise, history, state, work_n, work_o,
-                   work_k, rng, counters, hyper, config, pend_g, pend_p, pend_u, pend_k, U[t],
-                   Y[t], out[t], learn, nthreads)
+        status = _step_fast(A, RT, B, DT, moments, wp_noise, history, state, work_n, work_o,
+                            work_k, rng, counters, hyper, config, pend_g, pend_p, pend_u,
+                            pend_k, U[t], Y[t], out[t], learn, nthreads)
+        if status != 0:
+            stop = t
+            break
         if record:
             xs_out[t] = state[0]
     _flush_fast(A, RT, B, DT, moments, state, work_n, counters, hyper, config,
                 pend_g, pend_p, pend_u, pend_k)
+    return stop, status
 
 
 @njit(cache=True)

@@ -21,6 +21,26 @@ DEFAULT_LR = {
 }
 
 
+class DivergenceError(FloatingPointError):
+    """A step was refused by the divergence guard (``on_divergence="raise"``).
+
+    The model is exactly as it was before that step. ``step`` is the step's
+    index within the call, ``reason`` says what failed, and ``predictions``
+    holds the prequential predictions of the steps before it in the same call,
+    which were committed.
+    """
+
+    def __init__(self, message, step, reason, predictions):
+        super().__init__(message)
+        self.step = step
+        self.reason = reason
+        self.predictions = predictions
+
+
+_REASONS = {1: "the forward pass gave a non-finite state or output",
+            2: "the update would make a weight non-finite or exceed max_weight"}
+
+
 class OnlineRNN(Checkpointable):
     """A one-hidden-layer RNN that learns from every sample as it arrives.
 
@@ -75,6 +95,20 @@ class OnlineRNN(Checkpointable):
         non-numbers; the default), or be ignored and counted in ``n_skipped``.
         Either way the model is left exactly as it was. Wrong shapes are a
         programming error and always raise ``ValueError``.
+    on_divergence : {"raise", "rollback", "reset"}
+        What a step does when the divergence guard refuses it: a forward pass
+        with a non-finite state or output, or an update that would make a
+        weight non-finite or larger than ``max_weight`` in magnitude. Nothing
+        of a refused step is committed. "raise" (default) raises
+        ``DivergenceError`` with the model as it was before the step.
+        "rollback" keeps the last good weights and goes on: the state advances
+        without learning (as ``advance_one``), or, if the forward pass itself
+        was not finite, the sample is dropped like a skipped one
+        (``n_rollbacks`` counts both). "reset" draws fresh weights from the
+        model's stream, zeroes D's learning, the optimizer and the states,
+        drops the sample and goes on (``n_resets``). See docs/reliability.md.
+    max_weight : float
+        The guard's bound on the magnitude of any weight (A, R, B, D).
     threads : int
         Threads for the N x N passes of a step (1 = single-threaded). Worth it
         for large networks only (about 1000 hidden units and up); the results
@@ -98,7 +132,8 @@ class OnlineRNN(Checkpointable):
                  decorrelation=False, lr=None, lr_decorrelation=1e-4, sigma=1e-3,
                  optimizer="sgd", activation="tanh", seed=None, dtype=np.float64,
                  bptt_window=1, noisy_reference=False, adam_betas=(0.9, 0.999),
-                 adam_eps=1e-8, on_invalid="raise", threads=1):
+                 adam_eps=1e-8, on_invalid="raise", threads=1, on_divergence="raise",
+                 max_weight=1e3):
         self.n_inputs = _positive_int("n_inputs", n_inputs)
         self.n_hidden = _positive_int("n_hidden", n_hidden)
         self.n_outputs = _positive_int("n_outputs", n_outputs)
@@ -112,8 +147,8 @@ class OnlineRNN(Checkpointable):
         self.bptt_window = _positive_int("bptt_window", bptt_window)
         self.noisy_reference = bool(noisy_reference)
         beta1, beta2 = (float(b) for b in adam_betas)
-        if not (0.0 <= beta1 < 1.0 and 0.0 <= beta2 < 1.0):
-            raise ValueError(f"adam_betas must lie in [0, 1), got {adam_betas!r}")
+        if not (0.0 <= beta1 < 1.0 and 0.0 < beta2 < 1.0):
+            raise ValueError(f"adam_betas must be in [0, 1) x (0, 1), got {adam_betas!r}")
         self.adam_betas = (beta1, beta2)
         self.adam_eps = _positive("adam_eps", adam_eps)
         self.dtype = np.dtype(dtype)
@@ -131,6 +166,11 @@ class OnlineRNN(Checkpointable):
                 f"{self.method!r} reads the noise it injected")
         self.on_invalid = _choice("on_invalid", on_invalid, {"raise": 0, "skip": 1})
         self.n_skipped = 0
+        self.on_divergence = _choice("on_divergence", on_divergence,
+                                     {"raise": 0, "rollback": 1, "reset": 2})
+        self.max_weight = _positive("max_weight", max_weight)
+        self.n_rollbacks = 0
+        self.n_resets = 0
         self.threads = _positive_int("threads", threads)
         self.seed = fresh_seed() if seed is None else int(seed)
 
@@ -143,8 +183,11 @@ class OnlineRNN(Checkpointable):
         self._B = self._xavier(O, N)
         self._D = np.eye(N, dtype=self.dtype, order="F")
         self._allocate()
-        self._hyper = np.array([self.lr, self.lr_decorrelation, self.sigma, beta1, beta2,
-                                self.adam_eps], dtype=np.float64)
+        self._hyper = np.zeros(K.N_HYPER, dtype=np.float64)
+        self._hyper[:K.H_EPS + 1] = [self.lr, self.lr_decorrelation, self.sigma, beta1, beta2,
+                                     self.adam_eps]
+        self._hyper[K.H_MAX_WEIGHT] = self.max_weight
+        self.refresh_bounds()
         self._config = np.array([METHODS[self.method], ACTIVATIONS[self.activation],
                                  int(self.decorrelation), OPTIMIZERS[self.optimizer],
                                  int(self.noisy_reference), self.bptt_window], dtype=np.int64)
@@ -166,7 +209,8 @@ class OnlineRNN(Checkpointable):
         dt = self.dtype
         n_moments = 2 * self._n_weights() if self.optimizer == "adam" else 0
         self._moments = np.zeros(n_moments, dtype=dt)
-        self._history = np.zeros((K_ if self.method == "bp" else 1, I + 2 * N), dtype=dt)
+        # BP: K ring slots plus one to keep the slot a refused step overwrote
+        self._history = np.zeros((K_ + 1 if self.method == "bp" else 1, I + 2 * N), dtype=dt)
         self._state = np.zeros((2, N), dtype=dt)
         self._counters = np.zeros(3, dtype=np.int64)
         self._allocate_scratch()
@@ -387,12 +431,70 @@ class OnlineRNN(Checkpointable):
         if not (self._R.flags.f_contiguous and self._D.flags.f_contiguous):
             self._R = np.asfortranarray(self._R)  # e.g. set from outside
             self._D = np.asfortranarray(self._D)
-        K._run_fast(self._A, self._R.T, self._B, self._D.T, self._moments, self._wp_noise,
-                    self._history, self._state, self._work_n, self._work_o, self._work_k,
-                    self._rng, self._counters, self._hyper, self._config, self._pend_g,
-                    self._pend_p, self._pend_u, self._pend_k, U, Y, out, xs, learn,
-                    getattr(self, "threads", 1))
+        kept = None
+        start = 0
+        while True:
+            xs_part = xs[start:] if return_states else xs
+            stop, status = self._kernel(U[start:], Y[start:], out[start:], xs_part, learn)
+            if status == 0:
+                break
+            t = start + stop
+            if self.on_divergence == "raise":
+                raise DivergenceError(
+                    f"step {t} of this call was refused: {_REASONS[status]} "
+                    f"(method={self.method!r}, lr={self.lr:g}, sigma={self.sigma:g}, "
+                    f"max_weight={self.max_weight:g}). The model is as it was before that "
+                    "step. Lower lr or sigma, or choose on_divergence='rollback' or 'reset'.",
+                    t, _REASONS[status], out[:t].copy())
+            if kept is None:
+                kept = np.ones(T, dtype=bool)
+            if self.on_divergence == "rollback":
+                self.n_rollbacks += 1
+                if status == 2:  # keep the weights, move the state on
+                    xs_one = xs[t:t + 1] if return_states else xs
+                    self._kernel(U[t:t + 1], Y[t:t + 1], out[t:t + 1], xs_one, False)
+                else:
+                    kept[t] = False
+            else:
+                self.n_resets += 1
+                self._reinitialise()
+                kept[t] = False
+            start = t + 1
+            if start == T:
+                break
+        if kept is not None:
+            out = out[kept]
+            xs = xs[kept] if return_states else xs
         return out, (xs if return_states else None)
+
+    def _kernel(self, U, Y, out, xs, learn):
+        return K._run_fast(self._A, self._R.T, self._B, self._D.T, self._moments,
+                           self._wp_noise, self._history, self._state, self._work_n,
+                           self._work_o, self._work_k, self._rng, self._counters, self._hyper,
+                           self._config, self._pend_g, self._pend_p, self._pend_u, self._pend_k,
+                           U, Y, out, xs, learn, getattr(self, "threads", 1))
+
+    def refresh_bounds(self):
+        """Recompute the divergence guard's bounds on max |weight| exactly.
+
+        The guard tracks upper bounds step by step; call this after changing
+        weights in place from outside (loading and ``add_inputs`` call it).
+        """
+        self._hyper[K.H_WMAX] = max(np.abs(self._A).max(), np.abs(self._R).max(),
+                                    np.abs(self._B).max())
+        self._hyper[K.H_DMAX] = np.abs(self._D).max()
+
+    def _reinitialise(self):
+        """Fresh weights from the model's stream, D = I, zero optimizer and states."""
+        N, I, O = self.n_hidden, self.n_inputs, self.n_outputs
+        self._A[:] = self._xavier(N, I)
+        self._R[:] = self._xavier(N, N)
+        self._B[:] = self._xavier(O, N)
+        self._D[:] = np.eye(N, dtype=self.dtype)
+        self._moments[:] = 0.0
+        self._counters[K.K_ADAM] = 0
+        self.reset_state()
+        self.refresh_bounds()
 
     def reset_state(self):
         """Zero both twins' hidden states (and the BP history); weights stay."""
@@ -423,6 +525,7 @@ class OnlineRNN(Checkpointable):
                 m_new = self._moments[half * self._n_weights():(half + 1) * self._n_weights()]
                 m_new[:N * (I + k)].reshape(N, I + k)[:, :I] = old[:N * I].reshape(N, I)
                 m_new[N * (I + k):] = old[N * I:]
+        self.refresh_bounds()
         return self
 
     def __repr__(self):

@@ -197,12 +197,56 @@ def test_bad_parameters_fail_at_construction():
         RNNRegressor(sigma=-1.0)
 
 
-def test_divergence_is_reported():
-    # a linear hidden layer with a huge step overflows within a few samples
+def test_divergence_is_refused_and_leaves_the_model_as_it_was():
+    from streamlearn import DivergenceError
+
     model = RNNRegressor(n_hidden=10, method="bp", activation="identity", lr=1e3, seed=0)
-    with pytest.raises(FloatingPointError, match="diverged"):
+    # a refused sample keeps the input columns its new features got: give them first
+    model.advance_one(next(iter(datasets.TrumpApproval()))[0])
+    with pytest.raises(DivergenceError, match="refused") as info:
         for x, y in datasets.TrumpApproval().take(200):
+            before = pickle.dumps(model)
             model.learn_one(x, y)
+    assert pickle.dumps(model) == before
+    assert info.value.step == 0
+
+
+def test_rollback_keeps_learning_finite_and_counts():
+    model = RNNRegressor(n_hidden=10, method="bp", activation="identity", lr=1e3, seed=0,
+                         on_divergence="rollback")
+    for x, y in datasets.TrumpApproval().take(200):
+        model.learn_one(x, y)
+        assert math.isfinite(model.predict_one(x))
+    assert model.network.n_rollbacks > 0
+    assert np.abs(model.network.A).max() <= model.max_weight
+
+
+def test_skip_policy_counts_invalid_samples():
+    model = RNNRegressor(n_hidden=6, seed=0, on_invalid="skip")
+    model.learn_one({"a": 1.0}, 2.0)
+    before = pickle.dumps(model)
+    model.learn_one({"a": "broken"}, 2.0)
+    model.learn_one({"a": 1.0}, float("nan"))
+    model.learn_one({"a": float("inf")}, 1.0)
+    assert model.n_skipped == 3
+    model.n_skipped = 0
+    assert pickle.dumps(model) == before
+
+
+def test_learn_many_stops_where_learn_one_stops_on_divergence():
+    from streamlearn import DivergenceError
+
+    X = pd.DataFrame([x for x, _ in datasets.TrumpApproval().take(60)])
+    y = pd.Series([y for _, y in datasets.TrumpApproval().take(60)])
+    a = RNNRegressor(n_hidden=10, method="bp", activation="identity", lr=1e3, seed=0)
+    b = RNNRegressor(n_hidden=10, method="bp", activation="identity", lr=1e3, seed=0)
+    with pytest.raises(DivergenceError):
+        a.learn_many(X, y)
+    with pytest.raises(DivergenceError):
+        for x, t in zip(X.to_dict("records"), y):
+            b.learn_one(x, t)
+    assert (a.target_mean, a.target_std) == (b.target_mean, b.target_std)
+    np.testing.assert_array_equal(a.network.A, b.network.A)
 
 
 def test_pickle_mid_stream_continues_identically():
