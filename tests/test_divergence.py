@@ -1,0 +1,115 @@
+"""The divergence guard: nothing non-finite or beyond max_weight is committed;
+raise leaves the model as it was, rollback and reset recover and count."""
+
+import pickle
+
+import numpy as np
+import pytest
+
+from streamlearn import DivergenceError, OnlineRNN
+from streamlearn import _kernels as K
+from streamlearn.datasets import mackey_glass
+
+U, Y = mackey_glass(3000, seed=11)
+
+
+def unstable(method="np", **kw):
+    """NP and WP at 400 units with 30 and 10 times their default learning
+    rates: on this stream both diverge within a few hundred steps."""
+    kw.setdefault("lr", {"np": 3e-3, "wp": 1e-4}[method])
+    return OnlineRNN(1, 400, 1, method=method, seed=0, **kw)
+
+
+@pytest.mark.parametrize("method", ["np", "wp"])
+def test_large_np_and_wp_end_in_a_clear_error_never_nan(method):
+    model = unstable(method)
+    with pytest.raises(DivergenceError, match="refused") as info:
+        model.learn_many(U, Y)
+    e = info.value
+    assert 0 < e.step < len(U)
+    assert e.predictions.shape == (e.step, 1) and np.all(np.isfinite(e.predictions))
+    # the model is exactly the one that learned the rows before the refused step
+    again = unstable(method)
+    again.learn_many(U[:e.step], Y[:e.step])
+    assert pickle.dumps(model) == pickle.dumps(again)
+    for k in "ARBD":
+        assert np.abs(getattr(model, k)).max() <= model.max_weight
+
+
+@pytest.mark.parametrize("method", ["np", "wp"])
+def test_rollback_recovers_and_counts(method):
+    model = unstable(method, on_divergence="rollback")
+    P = model.learn_many(U, Y)
+    assert model.n_rollbacks > 0
+    assert P.shape == (len(U), 1) and np.all(np.isfinite(P))  # updates dropped, no sample
+    for k in "ARBD":
+        assert np.abs(getattr(model, k)).max() <= model.max_weight
+    assert np.all(np.isfinite(model.state))
+
+
+def test_reset_redraws_the_weights_and_counts():
+    model = unstable("np", on_divergence="reset")
+    P = model.learn_many(U, Y)
+    assert model.n_resets > 0
+    assert len(P) == len(U) - model.n_resets  # each reset drops its sample
+    assert np.all(np.isfinite(P))
+
+
+def test_a_small_max_weight_is_respected_exactly():
+    model = OnlineRNN(1, 30, 1, method="anp", lr=3e-2, seed=0, max_weight=0.8,
+                      on_divergence="rollback")
+    model.learn_many(U, Y)
+    assert model.n_rollbacks > 0
+    assert max(np.abs(getattr(model, k)).max() for k in "ARB") <= 0.8
+
+
+def test_non_finite_forward_pass_is_refused():
+    """A linear network with a growing state overflows in the forward pass."""
+    kw = dict(activation="identity", seed=0, lr=1e-12)
+    grow = np.full((2000, 1), 1e300)
+    with pytest.raises(DivergenceError, match="forward pass"):
+        OnlineRNN(1, 5, 1, **kw).advance_many(grow)
+    model = OnlineRNN(1, 5, 1, on_divergence="rollback", **kw)
+    out = model.learn_many(grow, np.zeros((2000, 1)))
+    assert np.all(np.isfinite(out)) and np.all(np.isfinite(model.state))
+    assert len(out) + model.n_rollbacks == 2000
+
+
+def test_refused_learn_one_changes_nothing():
+    model = OnlineRNN(2, 8, 1, method="bp", optimizer="adam", bptt_window=3, seed=0,
+                      decorrelation=True)
+    model.learn_many(np.ones((10, 2)), np.zeros((10, 1)))
+    before = pickle.dumps(model)
+    with pytest.raises(DivergenceError):
+        model.learn_one([1.0, 1.0], [1e300])
+    assert pickle.dumps(model) == before
+
+
+@pytest.mark.parametrize("betas", [(0.9, 0.999), (0.0, 0.5), (0.99, 0.9), (0.5, 0.99)])
+def test_adam_step_bound_holds_for_any_gradients(betas):
+    """The guard's bound on |Adam step| / lr is an upper bound, spikes included."""
+    rng = np.random.default_rng(0)
+    b1, b2 = betas
+    hyper = np.zeros(K.N_HYPER)
+    hyper[K.H_BETA1], hyper[K.H_BETA2] = b1, b2
+    worst = 0.0
+    for trial in range(200):
+        g = rng.standard_cauchy(300) * rng.choice([1e-6, 1.0, 1e6], 300)
+        g[rng.integers(300)] = 1e9  # a spike
+        m = v = 0.0
+        for t, gt in enumerate(g, start=1):
+            m = b1 * m + (1 - b1) * gt
+            v = b2 * v + (1 - b2) * gt * gt
+            step = abs(m / (1 - b1**t)) / np.sqrt(v / (1 - b2**t))
+            bound = K._adam_step_bound(hyper, t)
+            worst = max(worst, step / bound)
+    assert worst <= 1.0 + 1e-9
+    assert worst > 0.5  # and it is not loose by orders of magnitude
+
+
+def test_guard_does_not_change_a_healthy_run():
+    """The guard only decides; a run it never refuses is the reference run."""
+    a = OnlineRNN(1, 40, 1, method="anp", decorrelation=True, seed=3)
+    b = OnlineRNN(1, 40, 1, method="anp", decorrelation=True, seed=3, max_weight=1e300)
+    np.testing.assert_array_equal(a.learn_many(U, Y), b.learn_many(U, Y))
+    assert a.n_rollbacks == a.n_resets == 0
