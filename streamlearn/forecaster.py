@@ -7,7 +7,8 @@ from river.time_series.base import Forecaster
 
 from . import _forecast_kernels as FK
 from .checkpoint import Checkpointable
-from .online_rnn import OnlineRNN
+from ._kernels import H_LR, H_LR_DEC
+from .online_rnn import DivergenceError, OnlineRNN
 from .regressor import _FeatureMap, _TargetScaler, _target
 
 __all__ = ["RNNForecaster", "DEFAULT_LR"]
@@ -149,6 +150,9 @@ class RNNForecaster(Forecaster, Checkpointable):
         scale_target: bool = True,
         residual: bool = True,
         exogenous: bool = True,
+        on_invalid: str = "raise",
+        on_divergence: str = "raise",
+        max_weight: float = 1e3,
     ):
         self.max_horizon = max_horizon
         self.n_hidden = n_hidden
@@ -167,6 +171,12 @@ class RNNForecaster(Forecaster, Checkpointable):
         self.scale_target = scale_target
         self.residual = residual
         self.exogenous = exogenous
+        if on_invalid not in ("raise", "skip"):
+            raise ValueError(f"unknown on_invalid {on_invalid!r}; choose 'raise' or 'skip'")
+        self.on_invalid = on_invalid
+        self.on_divergence = on_divergence
+        self.max_weight = max_weight
+        self.n_skipped = 0
 
         key = (str(method).lower(), str(optimizer).lower())
         # the core validates every parameter; inputs: constant, latest value
@@ -175,7 +185,8 @@ class RNNForecaster(Forecaster, Checkpointable):
             lr=DEFAULT_LR.get(key) if lr is None else lr,
             lr_decorrelation=lr_decorrelation, sigma=sigma, optimizer=optimizer,
             activation=activation, seed=seed, dtype=dtype, noisy_reference=noisy_reference,
-            adam_betas=adam_betas, adam_eps=adam_eps)
+            adam_betas=adam_betas, adam_eps=adam_eps, on_divergence=on_divergence,
+            max_weight=max_weight)
         if residual:
             # a zero read-out makes the untrained forecaster the persistence forecast
             self.network._B[:] = 0.0
@@ -250,24 +261,94 @@ class RNNForecaster(Forecaster, Checkpointable):
 
         Every earlier forecast that targeted this time step is scored and
         learned from; then the network steps on ``y`` and makes the forecasts
-        that ``forecast`` returns.
+        that ``forecast`` returns. An invalid ``y`` or ``x`` raises, or under
+        ``on_invalid="skip"`` is ignored and counted; a step the divergence
+        guard refuses follows ``on_divergence`` (docs/reliability.md).
         """
         owner = type(self).__name__
-        parsed = self._features.parse(x) if (self.exogenous and x) else ({}, [])
-        z = self._target.learn(_target(owner, y))  # after x validated: all or nothing
+        try:
+            parsed = self._features.parse(x) if (self.exogenous and x) else ({}, [])
+            target = _target(owner, y)
+        except (TypeError, ValueError):
+            if getattr(self, "on_invalid", "raise") == "skip":
+                self.n_skipped = getattr(self, "n_skipped", 0) + 1
+                return
+            raise
         values, new = parsed
         if new:
             self._features.add(new)
             self._add_inputs(len(new))
+        saved = self._snapshot()
+        z = self._target.learn(target)
         u = self._features.vector(values, self.network.dtype)
         u[1] = z
         base = z if self.residual else 0.0
         FK.learn_step(*self._kernel_args(), z, u, base)
-        last = self._ring_y[(self.n_steps - 1) % self.network.n_outputs]
-        if not np.isfinite(last).all():
-            raise FloatingPointError(
-                f"{owner}: the forecasts are no longer finite; training diverged "
-                f"(method={self.network.method!r}, lr={self.network.lr:g}). Lower lr.")
+        reason = self._unhealthy()
+        if reason is None:
+            return
+        self._restore(saved)
+        policy = getattr(self, "on_divergence", "raise")
+        net = self.network
+        if policy == "raise":
+            raise DivergenceError(
+                f"{owner}: the step was refused: {reason} (method={net.method!r}, "
+                f"lr={net.lr:g}, max_weight={net.max_weight:g}). The forecaster is as it was "
+                "before it. Lower lr, or choose on_divergence='rollback' or 'reset'.",
+                0, reason, np.zeros((0, net.n_outputs)))
+        if policy == "reset":
+            net.n_resets += 1
+            net._reinitialise()
+            if self.residual:
+                net._B[:] = 0.0
+            self._allocate()  # the pending forecasts go with the old weights
+            return
+        # rollback: the same step with learning switched off, so time moves on
+        net.n_rollbacks += 1
+        z = self._target.learn(target)
+        hyper = net._hyper
+        lrs = hyper[H_LR], hyper[H_LR_DEC]
+        moments = net._moments.copy()
+        hyper[H_LR] = hyper[H_LR_DEC] = 0.0
+        try:
+            FK.learn_step(*self._kernel_args(), z, u, base)
+        finally:
+            hyper[H_LR], hyper[H_LR_DEC] = lrs
+            net._moments[:] = moments
+        if self._unhealthy() is not None:  # the forward pass itself failed: drop it
+            self._restore(saved)
+
+    def _arrays(self):
+        """Every array of the forecaster and its network: a refused step is
+        undone completely, scratch included (it is pickled with the model)."""
+        net = self.network
+        return [v for v in list(vars(self).values()) + list(vars(net).values())
+                if isinstance(v, np.ndarray)]
+
+    def _snapshot(self):
+        """Everything a step may change (O(weights): the forecaster's guard cost)."""
+        t = self._target
+        return [a.copy() for a in self._arrays()], (t.n, t.mean, t.m2)
+
+    def _restore(self, saved):
+        arrays, (n, mean, m2) = saved
+        for a, b in zip(self._arrays(), arrays):
+            a[...] = b
+        self._target.n, self._target.mean, self._target.m2 = n, mean, m2
+
+    def _unhealthy(self):
+        """Why the last step must not stand, or None."""
+        net = self.network
+        last = self._ring_y[(self.n_steps - 1) % net.n_outputs]
+        if not (np.isfinite(last).all() and np.isfinite(net._state).all()):
+            return "the forecasts or the state are not finite"
+        biggest = max(np.abs(net._A).max(), np.abs(net._R).max(), np.abs(net._B).max(),
+                      np.abs(net._D).max())
+        if not biggest <= net.max_weight:
+            return f"a weight would reach {biggest:.3g}, beyond max_weight"
+        if net._moments.size and not np.isfinite(net._moments).all():
+            return "the optimizer's moments are not finite"
+        return None
 
     def forecast(self, horizon, xs=None):
         """Forecasts of the next ``horizon`` values (``horizon <= max_horizon``).

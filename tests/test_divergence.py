@@ -113,3 +113,47 @@ def test_guard_does_not_change_a_healthy_run():
     b = OnlineRNN(1, 40, 1, method="anp", decorrelation=True, seed=3, max_weight=1e300)
     np.testing.assert_array_equal(a.learn_many(U, Y), b.learn_many(U, Y))
     assert a.n_rollbacks == a.n_resets == 0
+
+
+# -- the forecaster (its own kernels, guarded around each step) ---------------
+
+def _series(n=600):
+    t = np.arange(n)
+    return np.sin(t / 5.0) + 0.3 * np.sin(t / 1.7)
+
+
+@pytest.mark.parametrize("policy", ["raise", "rollback", "reset"])
+def test_forecaster_guard(policy):
+    from streamlearn import RNNForecaster
+
+    f = RNNForecaster(max_horizon=4, n_hidden=30, method="np", lr=1.0, optimizer="sgd",
+                      seed=0, on_divergence=policy, max_weight=50.0)
+    ys = _series()
+    if policy == "raise":
+        with pytest.raises(DivergenceError, match="refused"):
+            for y in ys:
+                before = pickle.dumps(f)
+                f.learn_one(y)
+        assert pickle.dumps(f) == before
+        return
+    for y in ys:
+        f.learn_one(y)
+        if f.n_steps:
+            assert all(np.isfinite(f.forecast(4)))
+    net = f.network
+    assert (net.n_rollbacks if policy == "rollback" else net.n_resets) > 0
+    assert max(np.abs(getattr(net, k)).max() for k in "ARBD") <= 50.0
+
+
+def test_forecaster_skip_policy():
+    from streamlearn import RNNForecaster
+
+    f = RNNForecaster(max_horizon=3, n_hidden=8, seed=0, on_invalid="skip")
+    for y in _series(20):
+        f.learn_one(y)
+    before = pickle.dumps(f)
+    f.learn_one(float("nan"))
+    f.learn_one("broken")
+    assert f.n_skipped == 2
+    f.n_skipped = 0
+    assert pickle.dumps(f) == before
