@@ -365,6 +365,23 @@ def test_parallel_jobs_give_the_same_results(tmp_path):
         assert ra["final"] == rb["final"]
 
 
+def _dying_factory(kwargs):
+    # kills its worker process for seed 1: the runner must finish the rest serially
+    import multiprocessing
+
+    if kwargs["seed"] == 1 and multiprocessing.current_process().name != "MainProcess":
+        os._exit(1)
+    return OnlineRNN(**kwargs)
+
+
+def test_a_dead_worker_does_not_lose_the_experiment(tmp_path):
+    cfg = mg_config(methods=["anp"], seeds=[0, 1, 2])
+    log = io.StringIO()
+    result = run_experiment(cfg, tmp_path, stream=log, jobs=2, model_factory=_dying_factory)
+    assert "running the rest serially" in log.getvalue()
+    assert [r["status"] for r in result["runs"]] == ["ok", "ok", "ok"]
+
+
 # ------------------------------------------------------------------ tuning
 def test_grid_drops_sigma_for_bp_and_method_grids_take_precedence():
     cfg = mg_config(tune={"grid": {"lr": [1e-3, 1e-2], "sigma": [1e-3, 1e-2]},

@@ -7,8 +7,8 @@
   at the mean with min/max error bars over stable seeds; unstable runs counted
   above the bars.
 * ``scaling.png`` (with two or more hidden sizes): final loss against hidden
-  units; unstable runs are marked with red crosses at the top of the axes and
-  never averaged.
+  units; unstable runs are marked with crosses (in the method's colour, with
+  their count) at the top of the axes and never averaged.
 * ``decorrelation_h<N>.png``: decorrelation loss of the hidden layer over epochs.
 """
 
@@ -195,10 +195,16 @@ def scaling(runs, path, title):
                 ax.errorbar(hs, means, yerr=[lo, hi], marker="o", capsize=3,
                             label=m.upper(), **style)
             if bad_h:
-                # unstable runs: red crosses pinned to the top of the axes
-                ax.plot(bad_h, [0.97] * len(bad_h), "x", color="tab:red", markersize=8,
-                        transform=ax.get_xaxis_transform(), clip_on=False,
-                        label="unstable run" if m == methods[0] or not hs else None)
+                # unstable runs: crosses in the method's colour pinned near the top of
+                # the axes, one row per method so that they never hide each other
+                row = 0.97 - 0.045 * methods.index(m)
+                ax.plot(bad_h, [row] * len(bad_h), "x", color=style["color"], markersize=9,
+                        markeredgewidth=2, transform=ax.get_xaxis_transform(), clip_on=False)
+                for h in set(bad_h):
+                    n = bad_h.count(h)
+                    ax.annotate(f"{m.upper()} {n}", (h, row), xycoords=("data", "axes fraction"),
+                                xytext=(6, -3), textcoords="offset points", fontsize=7,
+                                color=style["color"])
         ax.set_xscale("log")
         sizes = sorted({r["n_hidden"] for r in runs})
         ax.set_xticks(sizes, [str(h) for h in sizes])
@@ -210,9 +216,13 @@ def scaling(runs, path, title):
         _positive(axes[0])
         axes[1].set_yscale(axes[0].get_yscale())
     axes[0].set_ylabel("final MSE (stable seeds)")
+    from matplotlib.lines import Line2D
+
     handles, labels = axes[1].get_legend_handles_labels()
-    uniq = dict(zip(labels, handles))
-    axes[1].legend(uniq.values(), uniq.keys(), fontsize=8)
+    if any(r["status"] != "ok" for r in runs):
+        handles.append(Line2D([], [], marker="x", color="k", linestyle="", markeredgewidth=2))
+        labels.append("unstable runs (count)")
+    axes[1].legend(handles, labels, fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import yaml
@@ -194,29 +195,34 @@ def execute_specs(specs, run_dir, *, experiment, force=False, quiet=False, strea
             results[spec["run_id"]] = old
         else:
             todo.append(spec)
-    if jobs <= 1 or len(todo) <= 1:
-        for spec in todo:
-            progress.start(spec["run_id"])
-            result = execute_run(spec, experiment=experiment, progress=progress,
-                                 model_factory=model_factory)
-            _store(run_dir, result)
-            progress.finish(result["status"], result["final"], result["seconds"], result["reason"])
-            results[spec["run_id"]] = result
-    else:
+    if jobs > 1 and len(todo) > 1:
         # Separate processes: the kernels are single-threaded, so this is the
         # way to use several cores. Only start/finish lines are shown.
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            futures = {
-                pool.submit(_worker, spec, experiment, run_dir, model_factory): spec
-                for spec in todo
-            }
-            for future in as_completed(futures):
-                spec = futures[future]
-                result = future.result()
-                progress._name = spec["run_id"]
-                progress.finish(result["status"], result["final"], result["seconds"],
-                                result["reason"])
-                results[spec["run_id"]] = result
+        try:
+            with ProcessPoolExecutor(max_workers=jobs) as pool:
+                futures = {
+                    pool.submit(_worker, spec, experiment, run_dir, model_factory): spec
+                    for spec in todo
+                }
+                for future in as_completed(futures):
+                    spec = futures[future]
+                    result = future.result()
+                    progress._name = spec["run_id"]
+                    progress.finish(result["status"], result["final"], result["seconds"],
+                                    result["reason"])
+                    results[spec["run_id"]] = result
+        except BrokenProcessPool:
+            # a worker died (e.g. killed, or crashed in native code): finish the
+            # remaining runs here, one at a time, rather than losing them
+            (stream or sys.stderr).write("a worker process died; running the rest serially\n")
+        todo = [spec for spec in todo if spec["run_id"] not in results]
+    for spec in todo:
+        progress.start(spec["run_id"])
+        result = execute_run(spec, experiment=experiment, progress=progress,
+                             model_factory=model_factory)
+        _store(run_dir, result)
+        progress.finish(result["status"], result["final"], result["seconds"], result["reason"])
+        results[spec["run_id"]] = result
     return [results[s["run_id"]] for s in specs]
 
 
