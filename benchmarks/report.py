@@ -215,11 +215,12 @@ def render(r):
         if "river_process" in s:
             add(f"For scale: a process that only imports NumPy takes "
                 f"{_s(s['python_numpy_process'], ' s')}; one that imports NumPy and "
-                f"River's `time_series` and `base` (which `streamlearn/__init__.py` pulls in "
-                f"through `streamlearn.forecaster` and `streamlearn.regressor`) "
-                f"{_s(s['river_process'], ' s')}. The first `learn_one` itself, with the "
-                f"cache warm, takes {_s(s['warm_first'], ' s')} (loading the cached machine "
-                "code); the import is what is slow.")
+                f"River's `time_series` and `base` {_s(s['river_process'], ' s')}. "
+                "`streamlearn/__init__.py` imports the River learners (`RNNRegressor`, "
+                "`RNNForecaster`) lazily, on first use, so `OnlineRNN` alone does not pay "
+                "for River. What remains is Numba's own import and, in the first "
+                f"`learn_one` ({_s(s['warm_first'], ' s')}), its one-time set-up and the "
+                "loading of the cached machine code.")
             add("")
         summary.append(("8. warm import + first learn_one well under 1 s",
                         f"{s['warm_total']['median']:.2f} s (cold compile "
