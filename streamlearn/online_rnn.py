@@ -506,18 +506,20 @@ class OnlineRNN(Checkpointable):
     def add_inputs(self, k=1):
         """Grow the input layer by ``k`` units with fresh Xavier-scaled weights.
 
-        Existing weights, states and optimizer moments are kept; the BP history
-        restarts (its stored inputs had the old width).
+        Existing weights, states, optimizer moments and the update count are
+        kept; the BP history restarts (its stored inputs had the old width).
         """
         k = _positive_int("k", k)
         N, I, O = self.n_hidden, self.n_inputs, self.n_outputs
         new = normal(self._rng, (N, k), np.sqrt(2.0 / (N + I + k))).astype(self.dtype)
         old_moments = self._moments
         old_state = self._state
+        updates = self._counters[K.K_ADAM]
         self._A = np.ascontiguousarray(np.hstack([self._A, new]))
         self.n_inputs = I + k
         self._allocate()
         self._state[:] = old_state
+        self._counters[K.K_ADAM] = updates  # Adam's bias correction goes on from here
         if old_moments.size:
             size = N * I + N * N + O * N
             for half in range(2):

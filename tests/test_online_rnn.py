@@ -137,6 +137,22 @@ def test_return_states_gives_the_clean_hidden_trajectory():
     np.testing.assert_array_equal(XS[-1], last)
 
 
+def test_add_inputs_keeps_the_update_count_so_adam_goes_on_unchanged():
+    """A new input that reads 0 changes nothing: BP with Adam (no noise) then
+    follows the model that never grew, bit for bit, because the update count
+    that drives Adam's bias correction is kept."""
+    U, Y = xy(80)
+    grown, plain = small("bp", optimizer="adam"), small("bp", optimizer="adam")
+    grown.learn_many(U[:40], Y[:40])
+    plain.learn_many(U[:40], Y[:40])
+    grown.add_inputs(1)
+    assert grown.n_updates == plain.n_updates == 40
+    np.testing.assert_array_equal(grown.learn_many(np.hstack([U[40:], np.zeros((40, 1))]), Y[40:]),
+                                  plain.learn_many(U[40:], Y[40:]))
+    for k in "RBD":
+        np.testing.assert_array_equal(getattr(grown, k), getattr(plain, k))
+
+
 def test_add_inputs_keeps_what_was_learned():
     U, Y = xy(50)
     model = small("anp", optimizer="adam")
