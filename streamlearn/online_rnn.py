@@ -241,11 +241,6 @@ class OnlineRNN(Checkpointable):
         self.__dict__.update(d)
         self._allocate_scratch()
 
-    def _kernel_args(self):
-        return (self._A, self._R, self._B, self._D, self._moments, self._wp_noise,
-                self._history, self._state, self._work_n, self._work_o, self._work_k,
-                self._rng, self._counters, self._hyper, self._config)
-
     # -- public views ----------------------------------------------------------
 
     @property
