@@ -110,9 +110,10 @@ class OnlineRNN(Checkpointable):
     max_weight : float
         The guard's bound on the magnitude of any weight (A, R, B, D).
     threads : int
-        Threads for the N x N passes of a step (1 = single-threaded). Worth it
-        for large networks only (about 1000 hidden units and up); the results
-        are bit-identical to ``threads=1``. See docs/benchmarks.md.
+        Threads for the N x N passes of a step (1 = single-threaded); the
+        results are bit-identical to ``threads=1``. On the 2-core machine of
+        docs/benchmarks.md two threads were slower than one at every size (the
+        step is memory-bound and the cores share the bus); measure on yours.
 
     Examples
     --------
