@@ -6,6 +6,7 @@ import numpy as np
 from river.time_series.base import Forecaster
 
 from . import _forecast_kernels as FK
+from . import _forecast_rls as FR
 from .checkpoint import Checkpointable
 from ._kernels import H_LR, H_LR_DEC
 from .online_rnn import DivergenceError, OnlineRNN
@@ -21,6 +22,17 @@ DEFAULT_LR = {
     ("anp", "sgd"): 2e-4, ("np", "sgd"): 1e-4, ("wp", "sgd"): 3e-6, ("bp", "sgd"): 3e-3,
     ("anp", "adam"): 3e-5, ("np", "adam"): 3e-5, ("wp", "adam"): 3e-6, ("bp", "adam"): 1e-4,
 }
+
+
+#: The hidden layer's learning rate under ``readout="rls"`` (its update is one
+#: rank-1 step per time step, judged on all horizons; docs/forecasting.md).
+RLS_DEFAULT_LR = {
+    ("anp", "sgd"): 1e-4, ("np", "sgd"): 1e-5, ("wp", "sgd"): 1e-6, ("bp", "sgd"): 1e-3,
+    ("anp", "adam"): 1e-5, ("np", "adam"): 1e-6, ("wp", "adam"): 1e-7, ("bp", "adam"): 1e-5,
+}
+
+
+_NO_READOUT = np.zeros((0, 0))
 
 
 class RNNForecaster(Forecaster, Checkpointable):
@@ -140,7 +152,7 @@ class RNNForecaster(Forecaster, Checkpointable):
         lr: float | None = None,
         lr_decorrelation: float = 1e-4,
         sigma: float = 1e-3,
-        optimizer: str = "adam",
+        optimizer: str | None = None,
         activation: str = "tanh",
         seed: int | None = None,
         dtype: type = np.float64,
@@ -150,6 +162,10 @@ class RNNForecaster(Forecaster, Checkpointable):
         scale_target: bool = True,
         residual: bool = True,
         exogenous: bool = True,
+        readout: str = "rls",
+        lags: int = 0,
+        rls_forgetting: float = 0.9995,
+        rls_alpha: float = 1e-2,
         on_invalid: str = "raise",
         on_divergence: str = "raise",
         max_weight: float = 1e3,
@@ -171,6 +187,22 @@ class RNNForecaster(Forecaster, Checkpointable):
         self.scale_target = scale_target
         self.residual = residual
         self.exogenous = exogenous
+        if readout not in ("rls", "perturbation"):
+            raise ValueError(f"unknown readout {readout!r}; choose 'rls' or 'perturbation'")
+        self.readout = readout
+        if isinstance(lags, bool) or not isinstance(lags, (int, np.integer)) or lags < 0:
+            raise ValueError(f"lags must be an integer >= 0, got {lags!r}")
+        self.lags = int(lags)
+        lam = float(rls_forgetting)
+        if not 0.0 < lam <= 1.0:
+            raise ValueError(f"rls_forgetting must be in (0, 1], got {rls_forgetting!r}")
+        self.rls_forgetting = rls_forgetting
+        if not (np.isfinite(float(rls_alpha)) and float(rls_alpha) > 0.0):
+            raise ValueError(f"rls_alpha must be a finite number > 0, got {rls_alpha!r}")
+        self.rls_alpha = rls_alpha
+        if readout == "rls" and noisy_reference:
+            raise ValueError("noisy_reference=True needs readout='perturbation': the "
+                             "least-squares read-out adds no output noise of its own")
         if on_invalid not in ("raise", "skip"):
             raise ValueError(f"unknown on_invalid {on_invalid!r}; choose 'raise' or 'skip'")
         self.on_invalid = on_invalid
@@ -178,11 +210,14 @@ class RNNForecaster(Forecaster, Checkpointable):
         self.max_weight = max_weight
         self.n_skipped = 0
 
+        if optimizer is None:
+            optimizer = "sgd" if readout == "rls" else "adam"
         key = (str(method).lower(), str(optimizer).lower())
-        # the core validates every parameter; inputs: constant, latest value
+        table = RLS_DEFAULT_LR if readout == "rls" else DEFAULT_LR
+        # the core validates every parameter; inputs: constant, latest value, lags
         self.network = OnlineRNN(
-            2, n_hidden, max_horizon, method=method, decorrelation=decorrelation,
-            lr=DEFAULT_LR.get(key) if lr is None else lr,
+            2 + self.lags, n_hidden, max_horizon, method=method, decorrelation=decorrelation,
+            lr=table.get(key) if lr is None else lr,
             lr_decorrelation=lr_decorrelation, sigma=sigma, optimizer=optimizer,
             activation=activation, seed=seed, dtype=dtype, noisy_reference=noisy_reference,
             adam_betas=adam_betas, adam_eps=adam_eps, on_divergence=on_divergence,
@@ -190,8 +225,9 @@ class RNNForecaster(Forecaster, Checkpointable):
         if residual:
             # a zero read-out makes the untrained forecaster the persistence forecast
             self.network._B[:] = 0.0
-        self._features = _FeatureMap(type(self).__name__, n_fixed=2)
+        self._features = _FeatureMap(type(self).__name__, n_fixed=2 + self.lags)
         self._target = _TargetScaler(bool(scale_target))
+        self._recent = np.zeros(self.lags, dtype=np.float64)  # raw y_{t-1}, ..., y_{t-lags}
         self._allocate()
 
     @classmethod
@@ -204,6 +240,9 @@ class RNNForecaster(Forecaster, Checkpointable):
     # -- buffers -------------------------------------------------------------------
 
     def _allocate(self):
+        if self.readout == "rls":
+            self._allocate_rls()
+            return
         net = self.network
         N, H, dt = net.n_hidden, net.n_outputs, net.dtype
         I = net.n_inputs
@@ -226,15 +265,84 @@ class RNNForecaster(Forecaster, Checkpointable):
         self._ring_i = np.zeros(H, np.int64)
         self._counters = np.zeros(FK.N_FCOUNTERS, np.int64)
 
+    def _allocate_rls(self):
+        net = self.network
+        N, H, dt, I = net.n_hidden, net.n_outputs, net.dtype, net.n_inputs
+        M = N + I
+        self._W = np.zeros((H, M))
+        self._P = np.zeros((M, M))
+        FR._rls_restart(self._P, float(self.rls_alpha))
+        self._rls = np.zeros(FR.N_RLS)
+        self._rls[FR.R_LAM] = float(self.rls_forgetting)
+        self._rls[FR.R_ALPHA] = float(self.rls_alpha)
+        # wind-up cap: P never grows past its start by more than this factor
+        self._rls[FR.R_PMAX] = 1e6 / float(self.rls_alpha)
+        self._gain_q = np.zeros(M)
+        self._rng_tmp = np.zeros(4, np.uint64)
+        self._work_n = np.zeros((FR.N_FWORK_N, N), dt)
+        self._grad = np.zeros((1, N), dt)
+        self._ring_u = np.zeros((H, I), dt)
+        self._ring_xp = np.zeros((H, N), dt)
+        self._ring_z = np.zeros((H, M))
+        self._ring_g = np.zeros((H, M))
+        self._ring_dir = np.zeros((H, N), dt)
+        self._ring_y = np.zeros((H, H))
+        self._ring_yn = np.zeros((H, H))
+        self._ring_s = np.zeros(H)
+        self._ring_rng = np.zeros((H, 4), np.uint64)
+        self._ring_i = np.zeros(H, np.int64)
+        self._ring_base = np.zeros(H)
+        self._ring_dl = np.zeros(H)
+        self._ring_gx = np.zeros((H, N))
+        self._counters = np.zeros(FR.N_FCOUNTERS, np.int64)
+        self._wp_noise = np.zeros(N * I + N * N if net.method == "wp" else 0, dt)
+
+    def _rls_args(self):
+        net = self.network
+        return (net._A, net._R, net._D, self._W, self._P, net._moments, self._wp_noise,
+                net._rng, self._rng_tmp, net._state, self._work_n, self._grad, self._gain_q,
+                self._ring_u, self._ring_xp, self._ring_z, self._ring_g, self._ring_dir,
+                self._ring_y, self._ring_yn, self._ring_s, self._ring_rng, self._ring_i,
+                self._ring_base, self._ring_dl, self._ring_gx, self._counters, net._hyper,
+                self._rls, net._config)
+
     def _add_inputs(self, k):
         """Grow the network and the stored inputs; old steps read the new inputs as 0."""
         net = self.network
         net.add_inputs(k)
+        if self.readout == "rls":
+            self._grow_rls(k)
+            return
         old = self._ring_u
         self._ring_u = np.zeros((old.shape[0], net.n_inputs), net.dtype)
         self._ring_u[:, :old.shape[1]] = old
         if self._dense.size:
             self._dense = np.zeros(net._n_weights(), net.dtype)
+
+    def _grow_rls(self, k):
+        """New inputs: their read-out weights start at 0 and their rows of P at I / alpha;
+        pending steps read them as 0 (their stored gains are those of the old regressor)."""
+        net = self.network
+        H, N = self._W.shape[0], net.n_hidden
+        M_old = self._W.shape[1]
+        M = M_old + k
+        I_old = M_old - N
+
+        def widen(a):
+            out = np.zeros(a.shape[:-1] + (M,), a.dtype)
+            out[..., :M_old] = a
+            return out
+        self._W, self._ring_z, self._ring_g = (widen(a) for a in (self._W, self._ring_z, self._ring_g))
+        P = np.zeros((M, M))
+        P[:M_old, :M_old] = self._P
+        P[np.arange(M_old, M), np.arange(M_old, M)] = 1.0 / float(self.rls_alpha)
+        self._P = P
+        self._gain_q = np.zeros(M)
+        u = np.zeros((H, I_old + k), net.dtype)
+        u[:, :I_old] = self._ring_u
+        self._ring_u = u
+        if self._wp_noise.size:
+            self._wp_noise = np.zeros(N * net.n_inputs + N * N, net.dtype)
 
     def _kernel_args(self):
         net = self.network
@@ -280,10 +388,9 @@ class RNNForecaster(Forecaster, Checkpointable):
             self._add_inputs(len(new))
         saved = self._snapshot()
         z = self._target.learn(target)
-        u = self._features.vector(values, self.network.dtype)
-        u[1] = z
+        u = self._input(values, z)
         base = z if self.residual else 0.0
-        FK.learn_step(*self._kernel_args(), z, u, base)
+        self._step(z, u, base)
         reason = self._unhealthy()
         if reason is None:
             return
@@ -302,53 +409,103 @@ class RNNForecaster(Forecaster, Checkpointable):
             if self.residual:
                 net._B[:] = 0.0
             self._allocate()  # the pending forecasts go with the old weights
+            self._recent[:] = 0.0
             return
         # rollback: the same step with learning switched off, so time moves on
         net.n_rollbacks += 1
         z = self._target.learn(target)
+        u = self._input(values, z)
         hyper = net._hyper
         lrs = hyper[H_LR], hyper[H_LR_DEC]
         moments = net._moments.copy()
         hyper[H_LR] = hyper[H_LR_DEC] = 0.0
         try:
-            FK.learn_step(*self._kernel_args(), z, u, base)
+            self._step(z, u, base)
         finally:
             hyper[H_LR], hyper[H_LR_DEC] = lrs
             net._moments[:] = moments
         if self._unhealthy() is not None:  # the forward pass itself failed: drop it
             self._restore(saved)
 
+    def _input(self, values, z):
+        """The input vector: constant, latest value, lags (in the current standard units),
+        features; the lag window then moves on."""
+        u = self._features.vector(values, self.network.dtype)
+        u[1] = z
+        L = self.lags
+        if L:
+            recent = self._recent
+            t = self._target
+            n = min(L, (t.n if t.enabled else self.n_steps + 1) - 1)  # lags seen so far
+            if n > 0:
+                u[2:2 + n] = (recent[:n] - t.mean) / t.std if t.enabled else recent[:n]
+            recent[1:] = recent[:-1].copy()
+            recent[0] = t.invert(z)
+        return u
+
+    def _step(self, z, u, base):
+        if self.readout == "rls":
+            FR.learn_step(*self._rls_args(), z, u, base)
+        else:
+            FK.learn_step(*self._kernel_args(), z, u, base)
+
+    _RLS_STATE = ("_W", "_P", "_ring_u", "_ring_xp", "_ring_z", "_ring_g", "_ring_dir",
+                  "_ring_y", "_ring_yn", "_ring_s", "_ring_rng", "_ring_i", "_ring_base",
+                  "_ring_dl", "_ring_gx", "_counters", "_recent")
+
     def _arrays(self):
-        """Every array of the forecaster and its network: a refused step is
-        undone completely, scratch included (it is pickled with the model)."""
+        """The arrays a step may change: a refused step is undone completely. With
+        the perturbation read-out, every array (scratch included); with the
+        least-squares one, the model state only (its scratch is written before it
+        is read, so it does not affect what follows)."""
         net = self.network
+        if self.readout == "rls":
+            return ([net._A, net._R, net._D, net._moments, net._state, net._rng]
+                    + [getattr(self, name) for name in self._RLS_STATE])
         return [v for v in list(vars(self).values()) + list(vars(net).values())
                 if isinstance(v, np.ndarray)]
 
     def _snapshot(self):
-        """Everything a step may change (O(weights): the forecaster's guard cost)."""
+        """Everything a step may change, copied into buffers kept for the purpose
+        (O(weights) per step: the forecaster's guard cost, docs/reliability.md)."""
+        arrays = self._arrays()
+        shadow = getattr(self, "_shadow", None)
+        if (shadow is None or len(shadow) != len(arrays)
+                or any(a.shape != b.shape or a.dtype != b.dtype for a, b in zip(arrays, shadow))):
+            shadow = self._shadow = [a.copy() for a in arrays]
+        else:
+            for a, b in zip(arrays, shadow):
+                np.copyto(b, a)
         t = self._target
-        return [a.copy() for a in self._arrays()], (t.n, t.mean, t.m2)
+        return (t.n, t.mean, t.m2)
 
     def _restore(self, saved):
-        arrays, (n, mean, m2) = saved
-        for a, b in zip(self._arrays(), arrays):
+        n, mean, m2 = saved
+        for a, b in zip(self._arrays(), self._shadow):
             a[...] = b
         self._target.n, self._target.mean, self._target.m2 = n, mean, m2
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("_shadow", None)  # the guard's scratch copy, not model state
+        return state
 
     def _unhealthy(self):
         """Why the last step must not stand, or None."""
         net = self.network
         last = self._ring_y[(self.n_steps - 1) % net.n_outputs]
-        if not (np.isfinite(last).all() and np.isfinite(net._state).all()):
-            return "the forecasts or the state are not finite"
-        biggest = max(np.abs(net._A).max(), np.abs(net._R).max(), np.abs(net._B).max(),
-                      np.abs(net._D).max())
-        if not biggest <= net.max_weight:
+        W = self._W if self.readout == "rls" else _NO_READOUT
+        code = FR.health(net._A, net._R, net._B, net._D, W, net._moments, net._state, last,
+                         net.max_weight)
+        if code == 0:
+            return None
+        if code == 2:
+            biggest = max(np.abs(net._A).max(), np.abs(net._R).max(), np.abs(net._B).max(),
+                          np.abs(net._D).max())
             return f"a weight would reach {biggest:.3g}, beyond max_weight"
-        if net._moments.size and not np.isfinite(net._moments).all():
-            return "the optimizer's moments are not finite"
-        return None
+        return {1: "the forecasts or the state are not finite",
+                3: "the least-squares read-out is not finite",
+                4: "the optimizer's moments are not finite"}[code]
 
     def forecast(self, horizon, xs=None):
         """Forecasts of the next ``horizon`` values (``horizon <= max_horizon``).

@@ -156,6 +156,7 @@ def test_delayed_update_equals_offline_numpy(method, decorrelation, optimizer):
     if optimizer == "adam":
         lr = 1e-3
     model = RNNForecaster(max_horizon=H, n_hidden=N, method=method, lr=lr,
+                          readout="perturbation",
                           optimizer=optimizer, decorrelation=decorrelation,
                           lr_decorrelation=1e-2, seed=11, scale_target=False, residual=True)
     ref = NumpyForecaster(model.network, H, method, decorrelation, model.sigma, lr, 1e-2,
@@ -192,7 +193,7 @@ def test_one_step_ahead_equals_core_online_rnn(method, optimizer, decorrelation,
     kw = dict(method=method, optimizer=optimizer, decorrelation=decorrelation,
               noisy_reference=noisy_reference, lr=1e-3, seed=5)
     model = RNNForecaster(max_horizon=1, n_hidden=N, scale_target=False, residual=False,
-                          exogenous=False, **kw)
+                          exogenous=False, readout="perturbation", **kw)
     core = OnlineRNN(2, N, 1, **kw)
     s = np.cos(np.arange(T + 1) / 4.0)
     U = np.stack([np.ones(T), s[:T]], axis=1)
@@ -225,8 +226,10 @@ def _mackey_glass_ratios(model, T, H, seed, last=2000):
     return np.array(ratios)
 
 
-@pytest.mark.parametrize("kw", [{"method": "anp"}, {"method": "bp"}],
-                         ids=["anp", "bp"])
+@pytest.mark.parametrize("kw", [{"method": "anp", "readout": "perturbation"},
+                                {"method": "bp", "readout": "perturbation"},
+                                {"method": "anp"}],
+                         ids=["anp", "bp", "anp-rls"])
 def test_mackey_glass_every_horizon_ends_below_persistence(kw):
     model = RNNForecaster(max_horizon=15, seed=0, **kw)
     ratios = _mackey_glass_ratios(model, T=15000, H=15, seed=3)
@@ -234,8 +237,9 @@ def test_mackey_glass_every_horizon_ends_below_persistence(kw):
 
 
 def test_residual_outputs_are_changes_from_the_latest_value():
-    model = RNNForecaster(max_horizon=4, n_hidden=8, seed=0)
-    plain = RNNForecaster(max_horizon=4, n_hidden=8, seed=0, residual=False)
+    model = RNNForecaster(max_horizon=4, n_hidden=8, seed=0, readout="perturbation")
+    plain = RNNForecaster(max_horizon=4, n_hidden=8, seed=0, residual=False,
+                          readout="perturbation")
     for v in [3.0, 5.0, 4.0, 4.5]:
         model.learn_one(v)
         plain.learn_one(v)
