@@ -74,9 +74,11 @@ class _FeatureMap:
     in learned samples. ``encode(values, dtype, learn=True)`` updates them with
     the sample first and then returns ``(v - mean) / std``; ``learn=False``
     (prediction, unlabeled steps) reads them without updating. A missing
-    feature reads 0, the running mean. A feature with no learned value yet
-    reads 0; a standard deviation that is not known yet (one value) or that
-    vanishes (a constant feature, up to rounding) counts as 1. The ``n_fixed``
+    feature reads 0, the running mean. So does a feature whose scale is not
+    known yet: fewer than two learned values, or all of them equal up to
+    rounding (a constant feature carries no information). Since the update
+    comes first, a learned value is at most ``sqrt(n - 1)`` standard units
+    from the mean of the ``n`` values so far. The ``n_fixed``
     leading columns are the owner's and are never scaled. ``vector`` is the
     raw, unscaled layout.
     """
@@ -142,7 +144,11 @@ class _FeatureMap:
     # -- standardisation ---------------------------------------------------------
 
     def std(self, idx=None):
-        """Running standard deviations of the feature columns ``idx`` (all by default)."""
+        """Running standard deviations of the feature columns ``idx`` (all by default).
+
+        0 where the scale is not known: fewer than two values, or all of them
+        equal up to rounding.
+        """
         count = self.count if idx is None else self.count[idx]
         mean = self.mean if idx is None else self.mean[idx]
         m2 = self.m2 if idx is None else self.m2[idx]
@@ -150,7 +156,7 @@ class _FeatureMap:
             sd = np.sqrt(m2 / count)
         # fewer than two values, or a (nearly) constant feature: no scale to learn
         ok = (count >= 2) & (sd > 1e-9 * (1.0 + np.abs(mean)))
-        return np.where(ok, sd, 1.0)
+        return np.where(ok, sd, 0.0)
 
     def _learn(self, idx, v):
         """Welford update of feature columns ``idx`` with the values ``v``."""
@@ -164,8 +170,9 @@ class _FeatureMap:
 
     def _standardise(self, idx, v):
         """``v`` (values of feature columns ``idx``, any leading shape) in standard units."""
-        z = (v - self.mean[idx]) / self.std(idx)
-        return np.where(self.count[idx] > 0, z, 0.0)
+        sd = self.std(idx)
+        known = sd > 0.0
+        return np.where(known, (v - self.mean[idx]) / np.where(known, sd, 1.0), 0.0)
 
     def encode(self, values, dtype, learn=False):
         """The network's input vector for the parsed ``values``.
@@ -355,9 +362,8 @@ class RNNRegressor(base.MiniBatchRegressor, Checkpointable):
         Learn the target in running standard units (see above).
     scale_inputs
         Standardise every feature online with its running mean and standard
-        deviation (see above). A feature's first learned value reads 0; a
-        standard deviation not known yet, or zero (a constant feature), counts
-        as 1.
+        deviation (see above). A feature reads 0 until its scale is known
+        (two different learned values); a constant feature always reads 0.
     on_invalid
         ``"raise"`` (default): a sample with an invalid value (a non-numeric
         or infinite feature, a missing or non-finite target) raises an error
@@ -491,7 +497,7 @@ class RNNRegressor(base.MiniBatchRegressor, Checkpointable):
 
     @property
     def feature_stds(self):
-        """Feature name -> the running standard deviation its values are divided by."""
+        """Feature name -> running standard deviation (0 while its scale is unknown)."""
         return self._feature_stat(self._features.std())
 
     @property
