@@ -389,18 +389,19 @@ class RNNRegressor(base.MiniBatchRegressor, Checkpointable):
     Examples
     --------
 
-    >>> from river import datasets, evaluate, metrics, preprocessing
+    >>> from river import datasets, evaluate, metrics
     >>> from streamlearn.regressor import RNNRegressor
 
-    >>> model = preprocessing.StandardScaler() | RNNRegressor(method="anp", seed=42)
+    >>> model = RNNRegressor(method="anp", seed=42)
     >>> evaluate.progressive_val_score(datasets.TrumpApproval(), model, metrics.MAE())
     MAE: 0.349074
 
-    The targets (approval ratings near 40) are used as they are: the learner
-    standardises them internally.
+    The features (polls near 40 and ``ordinal_date``, a day count near
+    736,000) and the targets (approval ratings near 40) are used as they
+    are: the learner standardises them internally.
 
-    >>> round(model["RNNRegressor"].target_mean, 2)
-    40.75
+    >>> round(model.target_mean, 2), round(model.feature_means["ordinal_date"])
+    (40.75, 736889)
 
     The hidden state moves on with every ``learn_one``; ``predict_one`` only looks:
 

@@ -465,3 +465,15 @@ def test_old_checkpoint_without_input_statistics_loads_unscaled(tmp_path):
         restored.learn_one(x, y)
         twin.learn_one(x, y)
     _assert_same(restored, twin)
+
+
+def test_input_scaling_is_what_a_standard_scaler_in_front_did():
+    """River's StandardScaler also updates before transforming in learn_one: the same
+    running statistics, so the default learner alone matches the old pipeline."""
+    a = RNNRegressor(n_hidden=20, method="bp", seed=42)
+    b = preprocessing.StandardScaler() | RNNRegressor(n_hidden=20, method="bp", seed=42,
+                                                      scale_inputs=False)
+    for x, y in datasets.TrumpApproval().take(300):
+        assert math.isclose(a.predict_one(x), b.predict_one(x), rel_tol=1e-9)
+        a.learn_one(x, y)
+        b.learn_one(x, y)
