@@ -2,8 +2,9 @@
 the consumer forecasts them with RNNForecaster while they arrive.
 
 The producer (a thread) sends one JSON line per reading at ``--rate`` readings
-per second over a TCP socket on 127.0.0.1. With ``--wth PATH`` it replays the
-hourly weather file (target DryBulbFarenheit, the other numeric columns as
+per second over a TCP socket on 127.0.0.1. With ``--wth`` it replays the
+hourly weather file WTH.csv (``--wth PATH`` for a local copy; a bare ``--wth``
+downloads it once into the cache, see ``streamlearn.datasets.fetch_weather``) (target DryBulbFarenheit, the other numeric columns as
 exogenous features); otherwise it simulates a temperature sensor (daily cycle,
 weather fronts, noise). The consumer scales the exogenous features with River's
 StandardScaler, calls ``learn_one`` on every reading (scoring the forecasts
@@ -12,7 +13,7 @@ rolling MAE per horizon against persistence on one live line, and at the end
 prints a table and saves a PNG of forecast against actual.
 
     python examples/live_sensor_forecast.py                       # synthetic, ~10 s
-    python examples/live_sensor_forecast.py --wth ../shared/data/WTH.csv --n 6000
+    python examples/live_sensor_forecast.py --wth --n 6000       # WTH.csv, fetched once
 """
 
 import argparse
@@ -82,7 +83,9 @@ def producer(server, readings, rate):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--wth", help="path to WTH.csv to replay (default: synthetic sensor)")
+    parser.add_argument("--wth", nargs="?", const="download", metavar="PATH",
+                        help="replay WTH.csv: PATH, or without one the cached download "
+                             "(default: synthetic sensor)")
     parser.add_argument("--n", type=int, default=3000, help="number of readings")
     parser.add_argument("--rate", type=float, default=400.0, help="readings per second")
     parser.add_argument("--horizons", type=int, default=24, help="steps ahead forecast")
@@ -95,6 +98,13 @@ def main(argv=None):
     H = args.horizons
     shown = sorted({1, max(1, H // 4), H})
 
+    if args.wth == "download":
+        from streamlearn.datasets import fetch_weather
+
+        try:
+            args.wth = str(fetch_weather())
+        except (ConnectionError, ValueError) as e:
+            sys.exit(str(e))
     if args.wth:
         check_wth(args.wth)
     readings = (wth_readings(args.wth, args.n) if args.wth

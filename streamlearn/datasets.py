@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import os
+import pathlib
 from typing import NamedTuple
 
 import numpy as np
@@ -20,6 +21,11 @@ __all__ = [
     "copy_memory",
     "WeatherData",
     "weather",
+    "fetch_weather",
+    "data_dir",
+    "WEATHER_URL",
+    "WEATHER_SHA256",
+    "DATA_DIR_ENV",
     "WEATHER_COLUMNS",
     "WEATHER_DROPPED",
     "WEATHER_TARGET",
@@ -267,6 +273,85 @@ WEATHER_COLUMNS = (
 WEATHER_DROPPED = ("DryBulbCelsius", "DewPointCelsius", "WetBulbCelsius")
 #: The predicted feature.
 WEATHER_TARGET = "DryBulbFarenheit"
+#: Where :func:`fetch_weather` downloads ``WTH.csv`` from: the paper authors'
+#: public repository (github.com/jesusgf96/NP_RNNs, branch ``main``).
+WEATHER_URL = "https://raw.githubusercontent.com/jesusgf96/NP_RNNs/main/data/WTH.csv"
+#: SHA-256 of that file (2,109,091 bytes); a download that differs is refused.
+WEATHER_SHA256 = "153fead3ea2a83dc5c4127d3994af6b167322f6f5e292c99491f43a2caf14cd4"
+#: Environment variable that overrides the download folder.
+DATA_DIR_ENV = "STREAMLEARN_DATA_DIR"
+
+
+def data_dir():
+    """The folder downloaded data sets are cached in.
+
+    ``$STREAMLEARN_DATA_DIR`` when it is set, otherwise the user's cache
+    folder for streamlearn (``pooch.os_cache("streamlearn")``: for instance
+    ``~/.cache/streamlearn`` on Linux).
+    """
+    folder = os.environ.get(DATA_DIR_ENV)
+    if folder:
+        return pathlib.Path(folder).expanduser()
+    import pooch
+
+    return pathlib.Path(pooch.os_cache("streamlearn"))
+
+
+def fetch_weather(*, url=None, sha256=None, folder=None):
+    """Path of a local, verified ``WTH.csv``, downloaded once if needed.
+
+    The file is cached as ``WTH.csv`` in ``folder`` (default :func:`data_dir`).
+    A cached file whose SHA-256 matches is used without touching the network;
+    otherwise it is downloaded with pooch from ``url`` and its hash checked
+    before it is kept.
+
+    Parameters
+    ----------
+    url : str, optional
+        Where to download from; default :data:`WEATHER_URL`.
+    sha256 : str, optional
+        The expected SHA-256 of the file (hex); default :data:`WEATHER_SHA256`.
+    folder : str or os.PathLike, optional
+        The cache folder; default :func:`data_dir`.
+
+    Returns
+    -------
+    pathlib.Path
+        The cached file.
+
+    Raises
+    ------
+    ConnectionError
+        If the file is not cached and cannot be downloaded (no network, an
+        HTTP error). The message says where to put the file by hand.
+    ValueError
+        If the downloaded file's SHA-256 is not ``sha256`` (nothing is kept).
+    """
+    import pooch
+
+    url = WEATHER_URL if url is None else url
+    sha256 = WEATHER_SHA256 if sha256 is None else sha256
+    folder = pathlib.Path(data_dir() if folder is None else folder)
+    target = folder / "WTH.csv"
+    by_hand = (
+        f"download {url} yourself and put it at {str(target)!r} (or set "
+        f"{DATA_DIR_ENV} to the folder that holds WTH.csv, or pass its path: "
+        f"weather('/path/to/WTH.csv', ...)); its SHA-256 must be {sha256}"
+    )
+    try:  # pooch logs the download, once
+        path = pooch.retrieve(url, known_hash=f"sha256:{sha256}", fname="WTH.csv",
+                              path=folder, progressbar=False)
+    except ValueError as exc:
+        if "hash" not in str(exc).lower():
+            raise
+        raise ValueError(
+            f"the WTH.csv downloaded from {url} is not the expected file: its SHA-256 "
+            f"is not {sha256} ({exc}). Nothing was kept; {by_hand}") from None
+    except Exception as exc:  # requests' errors, OSError: no network, HTTP status, ...
+        raise ConnectionError(
+            f"could not download WTH.csv from {url}: {type(exc).__name__}: {exc}. "
+            f"Without network, {by_hand}") from None
+    return pathlib.Path(path)
 
 
 class WeatherData(NamedTuple):
@@ -357,10 +442,11 @@ def _read_weather_csv(path):
     return tuple(names), data
 
 
-def weather(path, horizon_hours, *, n_train=33600):
+def weather(path=None, horizon_hours=24, *, n_train=33600):
     """Hourly weather prediction task (NOAA local climatological data, 2010-2013).
 
-    Reads ``WTH.csv`` (a ``date`` column and 12 numeric columns, see
+    Reads ``WTH.csv`` (from ``path``, or, without one, downloaded once and
+    cached by :func:`fetch_weather`) (a ``date`` column and 12 numeric columns, see
     :data:`WEATHER_COLUMNS`), drops the three Celsius duplicates
     (:data:`WEATHER_DROPPED`), keeping 9 input features, and predicts the
     normalised ``DryBulbFarenheit`` ``horizon_hours`` rows (hours) ahead. The first
@@ -376,9 +462,11 @@ def weather(path, horizon_hours, *, n_train=33600):
 
     Parameters
     ----------
-    path : str or os.PathLike
-        Location of ``WTH.csv``.
-    horizon_hours : int
+    path : str or os.PathLike, optional
+        Location of ``WTH.csv``. ``None`` (default): the cached download of
+        :func:`fetch_weather` (from :data:`WEATHER_URL`, verified against
+        :data:`WEATHER_SHA256`, kept in :func:`data_dir`).
+    horizon_hours : int, default 24
         Prediction horizon in hours (the paper uses 1, 24 and 48); >= 1.
     n_train : int, default 33600
         Number of leading rows used for training (about 28 months).
@@ -393,6 +481,9 @@ def weather(path, horizon_hours, *, n_train=33600):
     ------
     FileNotFoundError
         If ``path`` does not exist (the message names the path).
+    ConnectionError
+        Without ``path``, if the file is not cached and cannot be downloaded
+        (the message says where to put it).
     ValueError
         If the header has missing, extra or duplicated columns, a row has the
         wrong number of fields, a cell is not a finite number (the message names
@@ -421,6 +512,8 @@ def weather(path, horizon_hours, *, n_train=33600):
     n_train = int(n_train)
     if horizon < 1:
         raise ValueError(f"horizon_hours must be >= 1, got {horizon}")
+    if path is None:
+        path = fetch_weather()
     names, raw = _read_weather_csv(path)
     n_rows = raw.shape[0]
     n_test = n_rows - n_train

@@ -61,19 +61,48 @@ def _target(owner, y):
 
 
 class _FeatureMap:
-    """Feature name -> input column, learned on the fly.
+    """Feature name -> input column, learned on the fly, with online standardisation.
 
     Column 0 is a constant 1 (the network has no biases, so this input gives
     every hidden unit a learnable offset); the owner may reserve more leading
     columns (``n_fixed``) for inputs of its own. A feature takes the next free
     column the first time it carries a value; features that appear together
     are placed in sorted order, so the layout does not depend on dict order.
+
+    With ``scale=True`` (default) every feature column keeps a running count,
+    mean and sum of squared deviations (Welford) of the values it has carried
+    in learned samples. ``encode(values, dtype, learn=True)`` updates them with
+    the sample first and then returns ``(v - mean) / std``; ``learn=False``
+    (prediction, unlabeled steps) reads them without updating. A missing
+    feature reads 0, the running mean. So does a feature whose scale is not
+    known yet: fewer than two learned values, or all of them equal up to
+    rounding (a constant feature carries no information). Since the update
+    comes first, a learned value is at most ``sqrt(n - 1)`` standard units
+    from the mean of the ``n`` values so far. The ``n_fixed``
+    leading columns are the owner's and are never scaled. ``vector`` is the
+    raw, unscaled layout.
     """
 
-    def __init__(self, owner, n_fixed=1):
+    def __init__(self, owner, n_fixed=1, scale=True):
         self.owner = owner
         self.n_fixed = n_fixed  # leading columns the owner fills itself
         self.columns = {}
+        self.scale = bool(scale)
+        # per feature column (column n_fixed + i): count, mean, squared deviations
+        self.count = np.zeros(0, dtype=np.int64)
+        self.mean = np.zeros(0, dtype=np.float64)
+        self.m2 = np.zeros(0, dtype=np.float64)
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        if "scale" not in state:
+            # written before input scaling existed: its weights were learned from
+            # raw features, so it carries on unscaled, exactly as it was
+            self.scale = False
+            k = len(self.columns)
+            self.count = np.zeros(k, dtype=np.int64)
+            self.mean = np.zeros(k, dtype=np.float64)
+            self.m2 = np.zeros(k, dtype=np.float64)
 
     @property
     def n_inputs(self):
@@ -95,9 +124,14 @@ class _FeatureMap:
     def add(self, names):
         for name in names:
             self.columns[name] = self.n_fixed + len(self.columns)
+        k = len(self.columns) - self.count.size
+        if k > 0:
+            self.count = np.concatenate([self.count, np.zeros(k, dtype=np.int64)])
+            self.mean = np.concatenate([self.mean, np.zeros(k)])
+            self.m2 = np.concatenate([self.m2, np.zeros(k)])
 
     def vector(self, values, dtype):
-        """The input vector; names without a column (not learned yet) are left out."""
+        """The raw input vector; names without a column (not learned yet) are left out."""
         u = np.zeros(self.n_inputs, dtype=dtype)
         u[0] = 1.0
         columns = self.columns
@@ -106,6 +140,95 @@ class _FeatureMap:
             if j is not None:
                 u[j] = v
         return u
+
+    # -- standardisation ---------------------------------------------------------
+
+    def std(self, idx=None):
+        """Running standard deviations of the feature columns ``idx`` (all by default).
+
+        0 where the scale is not known: fewer than two values, or all of them
+        equal up to rounding.
+        """
+        count = self.count if idx is None else self.count[idx]
+        mean = self.mean if idx is None else self.mean[idx]
+        m2 = self.m2 if idx is None else self.m2[idx]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sd = np.sqrt(m2 / count)
+        # fewer than two values, or a (nearly) constant feature: no scale to learn
+        ok = (count >= 2) & (sd > 1e-9 * (1.0 + np.abs(mean)))
+        return np.where(ok, sd, 0.0)
+
+    def _learn(self, idx, v):
+        """Welford update of feature columns ``idx`` with the values ``v``."""
+        count = self.count[idx] + 1
+        mean = self.mean[idx]
+        delta = v - mean
+        mean = mean + delta / count
+        self.m2[idx] += delta * (v - mean)
+        self.mean[idx] = mean
+        self.count[idx] = count
+
+    def _standardise(self, idx, v):
+        """``v`` (values of feature columns ``idx``, any leading shape) in standard units."""
+        sd = self.std(idx)
+        known = sd > 0.0
+        return np.where(known, (v - self.mean[idx]) / np.where(known, sd, 1.0), 0.0)
+
+    def encode(self, values, dtype, learn=False):
+        """The network's input vector for the parsed ``values``.
+
+        Standardised when ``scale`` is on; with ``learn=True`` the running
+        statistics are first updated with ``values``. Columns must have been
+        added for new names first (``add``); names without a column are left out.
+        """
+        if not self.scale:
+            return self.vector(values, dtype)
+        columns = self.columns
+        pairs = [(columns[name] - self.n_fixed, v) for name, v in values.items()
+                 if name in columns]
+        u = np.zeros(self.n_inputs, dtype=dtype)
+        u[0] = 1.0
+        if pairs:
+            idx = np.array([i for i, _ in pairs], dtype=np.int64)
+            v = np.array([v for _, v in pairs], dtype=np.float64)
+            if learn:
+                self._learn(idx, v)
+            u[idx + self.n_fixed] = self._standardise(idx, v)
+        return u
+
+    def encode_rows(self, idx, M, dtype, learn=False):
+        """Input rows for ``M`` (NaN = missing) whose columns are feature columns ``idx``.
+
+        Row by row, equal to ``encode`` on each row (``learn=True`` updates the
+        statistics row after row, as a sequence of ``encode`` calls would).
+        """
+        U = np.zeros((len(M), self.n_inputs), dtype=dtype)
+        U[:, 0] = 1.0
+        if not idx.size:
+            return U
+        present = ~np.isnan(M)
+        cols = idx + self.n_fixed
+        if not self.scale:
+            U[:, cols] = np.where(present, M, 0.0)
+        elif learn:
+            for r in range(len(M)):
+                keep = present[r]
+                i, v = idx[keep], M[r, keep]
+                self._learn(i, v)
+                U[r, cols[keep]] = self._standardise(i, v)
+        else:
+            U[:, cols] = np.where(present, self._standardise(idx, np.where(present, M, 0.0)), 0.0)
+        return U
+
+    def stats(self):
+        """A copy of the running statistics (to undo a refused step)."""
+        return self.count.copy(), self.mean.copy(), self.m2.copy()
+
+    def restore(self, saved):
+        count, mean, m2 = saved
+        k = count.size  # columns added since keep their (empty) statistics
+        self.count[:k], self.mean[:k], self.m2[:k] = count, mean, m2
+        self.count[k:], self.mean[k:], self.m2[k:] = 0, 0.0, 0.0
 
     def frame(self, X, dtype):
         """Columns of a DataFrame as a float matrix (NaN = missing), validated."""
@@ -194,8 +317,13 @@ class RNNRegressor(base.MiniBatchRegressor, Checkpointable):
     in running standard units, ``(y - mean) / std`` with the mean and
     standard deviation of the targets seen so far (updated before each step),
     and its predictions are mapped back; raw targets of any scale and offset
-    work without a target scaler. The features should still be scaled, e.g.
-    with ``preprocessing.StandardScaler`` in front.
+    work without a target scaler. With ``scale_inputs=True`` (the default)
+    every feature is standardised the same way, with its own running mean
+    and standard deviation, updated with each learned sample before the
+    network sees it (``predict_one`` and ``advance_one`` read the statistics
+    without updating them). Raw features of any scale, such as a date
+    counted in days (~7e5), work without a ``StandardScaler``; a missing
+    feature reads 0, its running mean.
 
     Parameters
     ----------
@@ -232,6 +360,10 @@ class RNNRegressor(base.MiniBatchRegressor, Checkpointable):
         Adam's denominator constant.
     scale_target
         Learn the target in running standard units (see above).
+    scale_inputs
+        Standardise every feature online with its running mean and standard
+        deviation (see above). A feature reads 0 until its scale is known
+        (two different learned values); a constant feature always reads 0.
     on_invalid
         ``"raise"`` (default): a sample with an invalid value (a non-numeric
         or infinite feature, a missing or non-finite target) raises an error
@@ -257,18 +389,19 @@ class RNNRegressor(base.MiniBatchRegressor, Checkpointable):
     Examples
     --------
 
-    >>> from river import datasets, evaluate, metrics, preprocessing
+    >>> from river import datasets, evaluate, metrics
     >>> from streamlearn.regressor import RNNRegressor
 
-    >>> model = preprocessing.StandardScaler() | RNNRegressor(method="anp", seed=42)
+    >>> model = RNNRegressor(method="anp", seed=42)
     >>> evaluate.progressive_val_score(datasets.TrumpApproval(), model, metrics.MAE())
     MAE: 0.349074
 
-    The targets (approval ratings near 40) are used as they are: the learner
-    standardises them internally.
+    The features (polls near 40 and ``ordinal_date``, a day count near
+    736,000) and the targets (approval ratings near 40) are used as they
+    are: the learner standardises them internally.
 
-    >>> round(model["RNNRegressor"].target_mean, 2)
-    40.75
+    >>> round(model.target_mean, 2), round(model.feature_means["ordinal_date"])
+    (40.75, 736889)
 
     The hidden state moves on with every ``learn_one``; ``predict_one`` only looks:
 
@@ -299,6 +432,7 @@ class RNNRegressor(base.MiniBatchRegressor, Checkpointable):
         adam_betas: tuple = (0.9, 0.999),
         adam_eps: float = 1e-8,
         scale_target: bool = True,
+        scale_inputs: bool = True,
         on_invalid: str = "raise",
         on_divergence: str = "raise",
         max_weight: float = 1e3,
@@ -318,6 +452,7 @@ class RNNRegressor(base.MiniBatchRegressor, Checkpointable):
         self.adam_betas = adam_betas
         self.adam_eps = adam_eps
         self.scale_target = scale_target
+        self.scale_inputs = scale_inputs
         if on_invalid not in ("raise", "skip"):
             raise ValueError(f"unknown on_invalid {on_invalid!r}; choose 'raise' or 'skip'")
         self.on_invalid = on_invalid
@@ -333,21 +468,38 @@ class RNNRegressor(base.MiniBatchRegressor, Checkpointable):
             activation=activation, seed=seed, dtype=dtype, bptt_window=bptt_window,
             noisy_reference=noisy_reference, adam_betas=adam_betas, adam_eps=adam_eps,
             on_divergence=on_divergence, max_weight=max_weight)
-        self._features = _FeatureMap(type(self).__name__)
+        self._features = _FeatureMap(type(self).__name__, scale=bool(scale_inputs))
         self._target = _TargetScaler(bool(scale_target))
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        if "scale_inputs" not in state:  # saved before input scaling existed
+            self.scale_inputs = False  # its features were never scaled; neither are they now
 
     @classmethod
     def _unit_test_params(cls):
         for method in ("anp", "np", "wp", "bp"):
             for decorrelation in (False, True):
-                # River's checks feed raw TrumpApproval, whose ordinal_date (~7e5)
-                # blows any network up: the guard then rolls back instead of raising
-                yield {"n_hidden": 12, "method": method, "decorrelation": decorrelation,
-                       "on_divergence": "rollback"}
+                yield {"n_hidden": 12, "method": method, "decorrelation": decorrelation}
 
     @property
     def feature_columns(self):
+        """Feature name -> input column of ``network.A`` (column 0 is the constant 1)."""
         return dict(self._features.columns)
+
+    def _feature_stat(self, values):
+        fixed = self._features.n_fixed
+        return {name: float(values[j - fixed]) for name, j in self._features.columns.items()}
+
+    @property
+    def feature_means(self):
+        """Feature name -> running mean of its learned values (0 before any)."""
+        return self._feature_stat(self._features.mean)
+
+    @property
+    def feature_stds(self):
+        """Feature name -> running standard deviation (0 while its scale is unknown)."""
+        return self._feature_stat(self._features.std())
 
     @property
     def target_mean(self):
@@ -361,12 +513,10 @@ class RNNRegressor(base.MiniBatchRegressor, Checkpointable):
 
     # -- one sample at a time ------------------------------------------------------
 
-    def _input(self, parsed):
-        values, new = parsed
+    def _columns(self, new):
         if new:
             self._features.add(new)
             self.network.add_inputs(len(new))
-        return self._features.vector(values, self.network.dtype)
 
     def _parse(self, x, y=None, labelled=False):
         """Validate a sample; None when it is invalid and the policy skips it."""
@@ -385,21 +535,23 @@ class RNNRegressor(base.MiniBatchRegressor, Checkpointable):
         sample = self._parse(x, y, labelled=True)  # validate before changing anything
         if sample is None:
             return
-        parsed, target = sample
-        scaler = self._target
-        before = (scaler.n, scaler.mean, scaler.m2)
+        (values, new), target = sample
+        self._columns(new)
+        scaler, features = self._target, self._features
+        before = (scaler.n, scaler.mean, scaler.m2), features.stats()
         z = scaler.learn(target)
-        u = self._input(parsed)
+        u = features.encode(values, self.network.dtype, learn=True)
         try:
             self.network.learn_one(u, np.array([z], dtype=self.network.dtype))
         except FloatingPointError:  # refused by the divergence guard: nothing learned
-            scaler.n, scaler.mean, scaler.m2 = before
+            (scaler.n, scaler.mean, scaler.m2), stats = before
+            features.restore(stats)
             raise
 
     def predict_one(self, x):
         """The prediction if ``x`` were the next input; nothing changes."""
         values, _ = self._features.parse(x)
-        u = self._features.vector(values, self.network.dtype)
+        u = self._features.encode(values, self.network.dtype)
         return float(self._target.invert(float(self.network.predict_one(u)[0])))
 
     def advance_one(self, x):
@@ -410,7 +562,9 @@ class RNNRegressor(base.MiniBatchRegressor, Checkpointable):
         """
         sample = self._parse(x)
         if sample is not None:
-            self.network.advance_one(self._input(sample[0]))
+            values, new = sample[0]
+            self._columns(new)
+            self.network.advance_one(self._features.encode(values, self.network.dtype))
 
     def reset_state(self):
         """Forget the hidden state (e.g. between independent sequences); weights stay."""
@@ -418,11 +572,19 @@ class RNNRegressor(base.MiniBatchRegressor, Checkpointable):
 
     # -- mini-batches ----------------------------------------------------------------
 
-    def _segments(self, names, M):
+    def _known(self, names, M):
+        """The frame's columns that have input columns: (feature indices, values)."""
+        fixed, known = self._features.n_fixed, self._features.columns
+        js = [j for j, name in enumerate(names) if name in known]
+        idx = np.array([known[names[j]] - fixed for j in js], dtype=np.int64)
+        return idx, M[:, js]
+
+    def _segments(self, names, M, learn=False):
         """Split a frame where features first carry a value, as learn_one would.
 
         Yields ``(start, stop, U)``: rows ``start:stop`` as input vectors, after
-        the features first seen at row ``start`` have been given their columns.
+        the features first seen at row ``start`` have been given their columns
+        (with ``learn``, the input statistics are updated row by row).
         """
         present = ~np.isnan(M)
         known = self._features.columns
@@ -432,19 +594,10 @@ class RNNRegressor(base.MiniBatchRegressor, Checkpointable):
                 first[name] = int(np.argmax(present[:, j]))
         starts = sorted(set(first.values()) | {0})
         bounds = starts + [len(M)]
-        Mz = np.where(present, M, 0.0)
         for a, b in zip(bounds[:-1], bounds[1:]):
-            new = _sort_keys([n for n, r in first.items() if r == a])
-            if new:
-                self._features.add(new)
-                self.network.add_inputs(len(new))
-            U = np.zeros((b - a, self._features.n_inputs), dtype=self.network.dtype)
-            U[:, 0] = 1.0
-            for j, name in enumerate(names):
-                col = known.get(name)
-                if col is not None:
-                    U[:, col] = Mz[a:b, j]
-            yield a, b, U
+            self._columns(_sort_keys([n for n, r in first.items() if r == a]))
+            idx, V = self._known(names, M[a:b])
+            yield a, b, self._features.encode_rows(idx, V, self.network.dtype, learn=learn)
 
     def learn_many(self, X, y):
         """``learn_one`` over the rows of ``X`` in order, with targets ``y``."""
@@ -457,16 +610,26 @@ class RNNRegressor(base.MiniBatchRegressor, Checkpointable):
         owner = type(self).__name__
         names, M = self._features.frame(X, np.float64)
         targets = [_target(owner, v) for v in y.tolist()]
-        scaler = self._target
+        scaler, features = self._target, self._features
         before = (scaler.n, scaler.mean, scaler.m2)
         Z = np.array([scaler.learn(v) for v in targets], dtype=self.network.dtype)
-        for a, b, U in self._segments(names, M):
+        segments = self._segments(names, M, learn=True)
+        while True:
+            stats = features.stats()  # before this segment's rows are learned
+            try:
+                a, b, U = next(segments)
+            except StopIteration:
+                return
             try:
                 self.network.learn_many(U, Z[a:b].reshape(-1, 1))
             except FloatingPointError as exc:  # the guard refused row a + step
+                # leave everything as learn_one, row by row, would have left it
                 scaler.n, scaler.mean, scaler.m2 = before
-                for v in targets[:a + exc.step]:  # as learn_one would have left it
+                for v in targets[:a + exc.step]:
                     scaler.learn(v)
+                features.restore(stats)
+                idx, V = self._known(names, M[a:a + exc.step])
+                features.encode_rows(idx, V, self.network.dtype, learn=True)
                 raise
 
     def advance_many(self, X):
@@ -479,12 +642,6 @@ class RNNRegressor(base.MiniBatchRegressor, Checkpointable):
         import pandas as pd
 
         names, M = self._features.frame(X, np.float64)
-        M = np.where(np.isnan(M), 0.0, M)
-        U = np.zeros((len(M), self._features.n_inputs), dtype=self.network.dtype)
-        U[:, 0] = 1.0
-        for j, name in enumerate(names):
-            col = self._features.columns.get(name)
-            if col is not None:
-                U[:, col] = M[:, j]
+        U = self._features.encode_rows(*self._known(names, M), self.network.dtype)
         out = [float(self._target.invert(float(self.network.predict_one(u)[0]))) for u in U]
         return pd.Series(out, index=X.index, dtype=float)

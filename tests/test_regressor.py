@@ -65,7 +65,13 @@ def _assert_same(a, b):
             np.testing.assert_array_equal(na[key], nb[key], err_msg=key)
         else:
             assert na[key] == nb[key], key
-    assert vars(a._features) == vars(b._features)
+    fa, fb = vars(a._features), vars(b._features)
+    assert fa.keys() == fb.keys()
+    for key in fa:
+        if isinstance(fa[key], np.ndarray):
+            np.testing.assert_array_equal(fa[key], fb[key], err_msg=key)
+        else:
+            assert fa[key] == fb[key], key
     assert vars(a._target) == vars(b._target)
 
 
@@ -212,7 +218,9 @@ def test_divergence_is_refused_and_leaves_the_model_as_it_was():
 
 
 def test_rollback_keeps_learning_finite_and_counts():
-    model = RNNRegressor(n_hidden=10, method="bp", activation="identity", lr=1e3, seed=0,
+    # tanh keeps the state bounded: with the identity, a linear network whose weights
+    # the guard allows (below max_weight) can still grow its state without bound
+    model = RNNRegressor(n_hidden=10, method="bp", activation="tanh", lr=1e3, seed=0,
                          on_divergence="rollback")
     for x, y in datasets.TrumpApproval().take(200):
         model.learn_one(x, y)
@@ -297,3 +305,175 @@ def test_pipeline_learn_many():
     pred = model.predict_many(X)
     assert pred.shape == (100,) and np.isfinite(pred).all()
     assert abs(pred.mean() - y.mean()) < 5.0
+
+
+# -- online input standardisation -------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["anp", "np", "wp", "bp"])
+@pytest.mark.parametrize("decorrelation", [False, True], ids=["", "decorrelation"])
+def test_defaults_pass_check_estimator_as_constructed(method, decorrelation):
+    """River's checks feed raw TrumpApproval (ordinal_date ~7e5): no override needed."""
+    model = RNNRegressor(method=method, decorrelation=decorrelation)
+    assert model.on_divergence == "raise" and model.scale_inputs
+    check_estimator(model)
+
+
+def test_unit_test_params_do_not_override_the_divergence_policy():
+    assert all("on_divergence" not in p for p in PARAMS)
+
+
+def test_default_learner_on_raw_trump_approval_needs_no_scaler():
+    raw = _mae(RNNRegressor(seed=42), datasets.TrumpApproval())
+    lin = _mae(preprocessing.StandardScaler() | linear_model.LinearRegression(intercept_lr=0.1),
+               datasets.TrumpApproval())
+    assert math.isfinite(raw) and raw < lin
+
+
+def test_input_statistics_are_the_running_mean_and_std_of_the_learned_values():
+    model = RNNRegressor(n_hidden=6, seed=0)
+    stream = _stream(90)
+    for x, y in stream[:80]:
+        model.learn_one(x, y)
+    for x, _ in stream[80:]:  # neither predicting nor advancing updates them
+        model.predict_one(x)
+        model.advance_one(x)
+    for name in ("a", "b", "late", "later"):
+        seen = [float(x[name]) for x, _ in stream[:80]
+                if x.get(name) is not None and not math.isnan(x[name])]
+        assert math.isclose(model.feature_means[name], np.mean(seen), rel_tol=1e-12)
+        assert math.isclose(model.feature_stds[name], np.std(seen), rel_tol=1e-9)
+
+
+def test_the_network_sees_standardised_inputs_and_missing_reads_the_mean():
+    model = RNNRegressor(n_hidden=6, seed=0)
+    features = model._features
+    for t in range(50):
+        model.learn_one({"big": 7e5 + t, "const": 3e8}, float(t))
+    u = features.encode({"big": 7e5 + 49}, np.float64)  # the last sample, "const" missing
+    mean, std = np.mean(7e5 + np.arange(50)), np.std(7e5 + np.arange(50))
+    assert u[0] == 1.0
+    assert math.isclose(u[features.columns["big"]], (7e5 + 49 - mean) / std, rel_tol=1e-9)
+    assert u[features.columns["const"]] == 0.0  # missing: the running mean
+    # a constant feature has no scale: it reads 0 whatever value is offered
+    assert model.feature_stds["const"] == 0.0
+    assert features.encode({"const": 4e8}, np.float64)[features.columns["const"]] == 0.0
+
+
+def test_a_feature_appearing_late_starts_its_own_statistics():
+    model = RNNRegressor(n_hidden=6, seed=0)
+    for t in range(30):
+        model.learn_one({"a": float(t % 3)}, 1.0)
+    model.advance_one({"a": 1.0, "late": 5e6})  # a column, but no learned value yet
+    col = model.feature_columns["late"]
+    assert model.feature_means["late"] == 0.0
+    assert model._features.encode({"late": 5e6}, np.float64)[col] == 0.0
+    model.learn_one({"a": 1.0, "late": 5e6}, 1.0)  # first value: reads 0 (its own mean)
+    assert model.feature_means["late"] == 5e6
+    assert model.feature_stds["late"] == 0.0  # no scale yet: reads 0
+    assert model._features.encode({"late": 6e6}, np.float64)[col] == 0.0
+    model.learn_one({"a": 1.0, "late": 5e6 + 10.0}, 1.0)
+    assert model.feature_stds["late"] == 5.0
+    assert model.feature_means["a"] != 0.0 and model._features.count[0] == 32
+
+
+def test_feature_offset_and_scale_do_not_change_what_is_learned():
+    a = RNNRegressor(n_hidden=10, seed=9)
+    b = a.clone()
+    for x, y in _stream(100):
+        bx = {k: (1e6 + 250.0 * v if isinstance(v, float) else v) for k, v in x.items()}
+        assert math.isclose(a.predict_one(x), b.predict_one(bx), rel_tol=1e-6)
+        a.learn_one(x, y)
+        b.learn_one(bx, y)
+    np.testing.assert_allclose(a.network.A, b.network.A, rtol=1e-6)
+
+
+def test_scale_inputs_false_feeds_the_raw_values():
+    model = RNNRegressor(n_hidden=6, seed=0, scale_inputs=False)
+    model.learn_one({"a": 40.0}, 1.0)
+    model.learn_one({"a": 42.0}, 2.0)
+    assert model._features.encode({"a": 42.0}, np.float64).tolist() == [1.0, 42.0]
+
+
+@pytest.mark.parametrize("scale_inputs", [True, False])
+def test_learn_many_equals_learn_one_with_and_without_input_scaling(scale_inputs):
+    stream = _stream()
+    one = RNNRegressor(n_hidden=8, method="np", seed=3, scale_inputs=scale_inputs)
+    many = one.clone()
+    for x, y in stream:
+        one.learn_one(x, y)
+    X = pd.DataFrame([x for x, _ in stream])
+    many.learn_many(X, pd.Series([y for _, y in stream]))
+    _assert_same(one, many)
+    Xq = X.iloc[:20]
+    assert many.predict_many(Xq).tolist() == [one.predict_one(x) for x, _ in stream[:20]]
+    one.advance_many(Xq)
+    for x in Xq.to_dict("records"):
+        many.advance_one(x)
+    _assert_same(one, many)
+
+
+def test_refused_learn_many_leaves_the_input_statistics_as_learn_one_would():
+    from streamlearn import DivergenceError
+
+    rows = list(datasets.TrumpApproval().take(60))
+    X = pd.DataFrame([x for x, _ in rows])
+    y = pd.Series([t for _, t in rows])
+    a = RNNRegressor(n_hidden=10, method="bp", activation="identity", lr=1e3, seed=0)
+    b = a.clone()
+    with pytest.raises(DivergenceError):
+        a.learn_many(X, y)
+    with pytest.raises(DivergenceError):
+        for x, t in rows:
+            b.learn_one(x, t)
+    _assert_same(a, b)
+
+
+def test_checkpoint_keeps_the_input_statistics(tmp_path):
+    model = RNNRegressor(n_hidden=8, seed=2)
+    stream = _stream(60)
+    for x, y in stream[:30]:
+        model.learn_one(x, y)
+    model.save(tmp_path / "r.ckpt")
+    restored = RNNRegressor.load(tmp_path / "r.ckpt")
+    for key in ("count", "mean", "m2"):
+        np.testing.assert_array_equal(getattr(restored._features, key),
+                                      getattr(model._features, key))
+    for x, y in stream[30:]:
+        assert restored.predict_one(x) == model.predict_one(x)
+        model.learn_one(x, y)
+        restored.learn_one(x, y)
+    _assert_same(model, restored)
+
+
+def test_old_checkpoint_without_input_statistics_loads_unscaled(tmp_path):
+    """A learner saved before input scaling existed carries on exactly as it was."""
+    stream = _stream(60)
+    old = RNNRegressor(n_hidden=8, seed=2, scale_inputs=False)
+    for x, y in stream[:30]:
+        old.learn_one(x, y)
+    twin = pickle.loads(pickle.dumps(old))
+    # what an older streamlearn wrote: no scale_inputs, a feature map without statistics
+    del old.scale_inputs
+    for key in ("scale", "count", "mean", "m2"):
+        delattr(old._features, key)
+    old.save(tmp_path / "old.ckpt")
+    restored = RNNRegressor.load(tmp_path / "old.ckpt")
+    assert restored.scale_inputs is False and restored._features.scale is False
+    for x, y in stream[30:]:
+        assert restored.predict_one(x) == twin.predict_one(x)
+        restored.learn_one(x, y)
+        twin.learn_one(x, y)
+    _assert_same(restored, twin)
+
+
+def test_input_scaling_is_what_a_standard_scaler_in_front_did():
+    """River's StandardScaler also updates before transforming in learn_one: the same
+    running statistics, so the default learner alone matches the old pipeline."""
+    a = RNNRegressor(n_hidden=20, method="bp", seed=42)
+    b = preprocessing.StandardScaler() | RNNRegressor(n_hidden=20, method="bp", seed=42,
+                                                      scale_inputs=False)
+    for x, y in datasets.TrumpApproval().take(300):
+        assert math.isclose(a.predict_one(x), b.predict_one(x), rel_tol=1e-9)
+        a.learn_one(x, y)
+        b.learn_one(x, y)
