@@ -63,7 +63,7 @@ from ._kernels import (
     _update_lowrank,
 )
 from ._random import _fill_normal
-from ._rls import _rls_apply, _rls_gain, _rls_restart
+from ._rls import _rls_gain, _rls_restart
 
 # rows of work_n (N,)
 F_ALPHA, F_ALPHAN, F_X, F_XN, F_XS, F_XSN, F_XI, F_XI0, F_TMP, F_TMP2 = range(10)
@@ -71,9 +71,35 @@ N_FWORK_N = 10
 # counters
 FK_ADAM, FK_STEPS, FK_RESTARTS = 0, 1, 2
 N_FCOUNTERS = 3
-# rls slots (float64): forgetting factor, alpha (P0 = I / alpha), cap on P's diagonal
-R_LAM, R_ALPHA, R_PMAX = 0, 1, 2
-N_RLS = 3
+# rls slots (float64): forgetting factor, alpha (P0 = I / alpha), cap on P's diagonal,
+# the error clip c (0: none) and the rate floor of the error scale
+R_LAM, R_ALPHA, R_PMAX, R_CLIP, R_RATE = 0, 1, 2, 3, 4
+N_RLS = 5
+
+
+@njit(cache=True)
+def _clipped_error(W_o, z_s, target, scale, o, n, rls):
+    """The a priori error of horizon ``o``, clipped to ``c`` times its running
+    mean absolute size (a Huber-type RLS step: an outlier moves the fit by a
+    bounded amount); the running size ``scale[o]`` is updated with the clipped
+    magnitude at rate ``max(1 / n, rate)``. ``c = 0`` leaves the error as it is."""
+    e = target
+    for i in range(z_s.shape[0]):
+        e -= W_o[i] * z_s[i]
+    c = rls[R_CLIP]
+    if c <= 0.0:
+        return e
+    bound = c * scale[o]
+    a = abs(e)
+    if n > 1 and a > bound:
+        e = bound if e > 0.0 else -bound
+        a = bound
+    rate = 1.0 / n
+    if rate < rls[R_RATE]:
+        rate = rls[R_RATE]
+    scale[o] += rate * (a - scale[o])
+    return e
+
 
 
 @njit(cache=True)
@@ -235,8 +261,8 @@ def _forward(A, R, D, W, P, wp_noise, state, work_n, rng, hyper, rls, config, u,
 @njit(cache=True)
 def learn_step(A, R, D, W, P, moments, wp_noise, rng, rng_tmp, state, work_n, grad,
                gain_q, ring_u, ring_xp, ring_z, ring_g, ring_dir, ring_y, ring_yn, ring_s,
-               ring_rng, ring_i, ring_base, ring_dl, ring_gx, counters, hyper, rls, config,
-               z, u, base):
+               ring_rng, ring_i, ring_base, ring_dl, ring_gx, err_scale, track, counters, hyper,
+               rls, config, z, u, base):
     """One time step: learn from ``z`` (the value now arriving), then step on ``u``."""
     N = A.shape[0]
     H = W.shape[0]
@@ -248,6 +274,13 @@ def learn_step(A, R, D, W, P, moments, wp_noise, rng, rng_tmp, state, work_n, gr
         o = k - 1
         s = (steps - k) % H
         d = ring_y[s, o] - z
+        # running mean absolute errors of this horizon's forecast and of the base
+        # forecast (persistence, with residual), for the forecaster's gate
+        rate = 1.0 / (steps - k + 1)
+        if rate < rls[R_RATE]:
+            rate = rls[R_RATE]
+        track[0, o] += rate * (abs(d) - track[0, o])
+        track[1, o] += rate * (abs(ring_base[s] - z) - track[1, o])
         if method == BP:
             coef = 2.0 * d / H
             for j in range(N):
@@ -255,7 +288,12 @@ def learn_step(A, R, D, W, P, moments, wp_noise, rng, rng_tmp, state, work_n, gr
         else:
             dn = ring_yn[s, o] - z
             ring_dl[s] += (dn * dn - d * d) / H
-        _rls_apply(W[o], ring_z[s], ring_g[s], z - ring_base[s])
+        # (R3), with the error clipped when rls_clip > 0
+        e = _clipped_error(W[o], ring_z[s], z - ring_base[s], err_scale, o, steps - k + 1, rls)
+        w = W[o]
+        g = ring_g[s]
+        for i in range(w.shape[0]):
+            w[i] += g[i] * e
     # (2) the step of time t - H has all its targets: one hidden update
     if steps >= H and hyper[H_LR] > 0.0:
         _hidden_update(A, R, moments, wp_noise, rng_tmp, grad, ring_u, ring_xp, ring_dir,

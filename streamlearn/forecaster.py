@@ -38,13 +38,31 @@ _NO_READOUT = np.zeros((0, 0))
 class RNNForecaster(Forecaster, Checkpointable):
     """Recurrent network forecasting 1 to ``max_horizon`` steps ahead, learning online.
 
-    One read-out unit per step ahead (a *direct* multi-horizon forecast): after
+    One read-out per step ahead (a *direct* multi-horizon forecast): after
     ``learn_one(y_t)``, output ``k`` is the forecast of ``y_{t+k}``. The network
     (:class:`streamlearn.OnlineRNN`'s weights, learning rules and random
-    stream) sees the latest value, the optional exogenous features and a
-    constant at each step; its hidden state carries the past.
+    stream) sees a constant, the latest value, the last ``lags`` values and
+    the optional exogenous features at each step, all in running standard
+    units; its hidden state carries the past.
 
-    **Delayed targets.** The forecast of ``y_{t+k}`` made at time ``t`` can
+    **Least-squares read-out** (``readout="rls"``, the default). Forecast ``k``
+    is ``y_t + W_k . [xs_t, u_t]`` (with ``residual``): a linear read-out of
+    the hidden state and, through a skip connection, of the inputs themselves
+    (the constant input is the bias). Each ``W_k`` is fitted by recursive
+    least squares with forgetting factor ``rls_forgetting`` on the pairs
+    (state and input at ``s``, value at ``s + k``) as the values arrive. The
+    gain of a pair depends only on the regressors, so all horizons share one
+    inverse-correlation matrix exactly: a step costs one ``O((N + I)^2)`` RLS
+    pass plus ``O(H (N + I))``, whatever the number of horizons, and equals
+    ``max_horizon`` independent RLS fits (tested). The hidden layer (A, R and
+    D) keeps learning by ``method`` from the twins' loss difference, whose
+    forecasts both come from this read-out: once per time step, from the step
+    whose ``max_horizon`` targets have all arrived, judged on all of them.
+    See ``streamlearn/_forecast_rls.py`` and ``docs/forecasting.md``.
+
+    **Perturbation read-out** (``readout="perturbation"``, the paper's). The
+    forecast ``k`` is ``y_t + B_k . xs_t``, with ``B`` learned by ``method``
+    like the rest of the network. The forecast of ``y_{t+k}`` made at time ``t`` can
     only be scored when ``y_{t+k}`` arrives, ``k`` steps later. Each step
     therefore keeps the activity vectors its update will need (input, hidden
     states, the perturbation or measured activity change, both twins'
@@ -54,6 +72,9 @@ class RNNForecaster(Forecaster, Checkpointable):
     optimiser step per time step. Nothing of size ``N x N`` is stored per
     step. With ``max_horizon=1`` this is exactly the core's online rule. See
     ``streamlearn/_forecast_kernels.py`` and ``docs/river.md``.
+
+    Exogenous features are standardised online (``scale_inputs``), as the
+    target is (``scale_target``): raw values of any scale work.
 
     ``forecast`` is pure: it reads the outputs of the last step. The future
     exogenous features ``xs`` are accepted for River's interface but not
@@ -72,16 +93,20 @@ class RNNForecaster(Forecaster, Checkpointable):
     decorrelation
         Learn a decorrelating matrix on the hidden state.
     lr
-        Learning rate; ``None`` takes ``streamlearn.forecaster.DEFAULT_LR``.
+        Learning rate of the network's rule; ``None`` takes
+        ``streamlearn.forecaster.RLS_DEFAULT_LR`` (least-squares read-out) or
+        ``DEFAULT_LR`` (perturbation read-out).
     lr_decorrelation
         Learning rate of the decorrelating matrix.
     sigma
         Standard deviation of the perturbations.
     optimizer
-        ``"adam"`` (the default here, unlike the core's ``"sgd"``: with the
-        delayed, per-horizon pieces of the update, Adam's per-weight step
-        sizes gave two to three times lower errors on Mackey-Glass and were
-        stable across seeds) or ``"sgd"``.
+        ``"sgd"`` or ``"adam"``; ``None`` takes ``"sgd"`` with the
+        least-squares read-out (one rank-1 step per time step, in place) and
+        ``"adam"`` with the perturbation read-out (with its delayed,
+        per-horizon pieces of the update, Adam's per-weight step sizes gave
+        two to three times lower errors on Mackey-Glass and were stable
+        across seeds).
     activation
         ``"tanh"``, ``"relu"``, ``"identity"`` or ``"sign"`` (not with ``"bp"``).
     seed
@@ -98,6 +123,9 @@ class RNNForecaster(Forecaster, Checkpointable):
     scale_target
         Learn the series in running standard units (mean and standard
         deviation of the values seen so far), so raw values of any scale work.
+    scale_inputs
+        Standardise each exogenous feature online the same way (a feature
+        reads 0 until two different values of it have been learned).
     residual
         The outputs forecast the change from the latest value (``y_{t+k} -
         y_t``) rather than the value itself, and the read-out starts at zero:
@@ -109,6 +137,32 @@ class RNNForecaster(Forecaster, Checkpointable):
         Use the numeric features ``x`` given to ``learn_one`` as extra inputs.
         With ``False`` they are ignored (e.g. the datetime features of River's
         time-series datasets); with ``True`` a non-numeric one is an error.
+    readout
+        ``"rls"`` (default) or ``"perturbation"``; see above.
+    lags
+        How many past values (``y_{t-1}, ..., y_{t-lags}``) the network reads
+        besides the latest one, as inputs (and so, with ``"rls"``, as
+        regressors of the read-out); they read 0 until they exist.
+    rls_forgetting
+        The least-squares read-out's forgetting factor ``lambda`` in (0, 1]:
+        a pair ``n`` steps old weighs ``lambda^n``, a memory of about
+        ``1 / (1 - lambda)`` steps (2,000 by default: the fit follows slow
+        changes of a sensor's behaviour).
+    rls_alpha
+        The read-out's ridge penalty at the start (``P = I / alpha``), which
+        forgetting fades.
+    rls_clip
+        Huber-type robustness of the read-out: each horizon's a priori error
+        is clipped to ``rls_clip`` times its running mean absolute size before
+        the least-squares step, so a glitch in the stream moves the fit by a
+        bounded amount. ``None``: exact recursive least squares.
+    gate
+        With ``residual``: each horizon keeps the running mean absolute error
+        (over about the last 100 targets) of its forecast and of persistence,
+        and ``forecast`` returns persistence at the horizons where the model is
+        currently the worse of the two. The model learns on regardless. A
+        stream on which the network cannot beat the naive forecast (e.g.
+        River's WaterFlow, docs/forecasting.md) then costs nothing.
 
     Examples
     --------
@@ -160,12 +214,15 @@ class RNNForecaster(Forecaster, Checkpointable):
         adam_betas: tuple = (0.9, 0.999),
         adam_eps: float = 1e-8,
         scale_target: bool = True,
+        scale_inputs: bool = True,
         residual: bool = True,
         exogenous: bool = True,
         readout: str = "rls",
         lags: int = 0,
         rls_forgetting: float = 0.9995,
         rls_alpha: float = 1e-2,
+        rls_clip: float | None = 3.0,
+        gate: bool = True,
         on_invalid: str = "raise",
         on_divergence: str = "raise",
         max_weight: float = 1e3,
@@ -185,6 +242,7 @@ class RNNForecaster(Forecaster, Checkpointable):
         self.adam_betas = adam_betas
         self.adam_eps = adam_eps
         self.scale_target = scale_target
+        self.scale_inputs = scale_inputs
         self.residual = residual
         self.exogenous = exogenous
         if readout not in ("rls", "perturbation"):
@@ -200,6 +258,10 @@ class RNNForecaster(Forecaster, Checkpointable):
         if not (np.isfinite(float(rls_alpha)) and float(rls_alpha) > 0.0):
             raise ValueError(f"rls_alpha must be a finite number > 0, got {rls_alpha!r}")
         self.rls_alpha = rls_alpha
+        if rls_clip is not None and not (np.isfinite(float(rls_clip)) and float(rls_clip) > 0.0):
+            raise ValueError(f"rls_clip must be None or a finite number > 0, got {rls_clip!r}")
+        self.rls_clip = rls_clip
+        self.gate = bool(gate)
         if readout == "rls" and noisy_reference:
             raise ValueError("noisy_reference=True needs readout='perturbation': the "
                              "least-squares read-out adds no output noise of its own")
@@ -225,7 +287,8 @@ class RNNForecaster(Forecaster, Checkpointable):
         if residual:
             # a zero read-out makes the untrained forecaster the persistence forecast
             self.network._B[:] = 0.0
-        self._features = _FeatureMap(type(self).__name__, n_fixed=2 + self.lags)
+        self._features = _FeatureMap(type(self).__name__, n_fixed=2 + self.lags,
+                                     scale=bool(scale_inputs))
         self._target = _TargetScaler(bool(scale_target))
         self._recent = np.zeros(self.lags, dtype=np.float64)  # raw y_{t-1}, ..., y_{t-lags}
         self._allocate()
@@ -277,6 +340,10 @@ class RNNForecaster(Forecaster, Checkpointable):
         self._rls[FR.R_ALPHA] = float(self.rls_alpha)
         # wind-up cap: P never grows past its start by more than this factor
         self._rls[FR.R_PMAX] = 1e6 / float(self.rls_alpha)
+        self._rls[FR.R_CLIP] = float(self.rls_clip or 0.0)
+        self._rls[FR.R_RATE] = 0.01
+        self._err_scale = np.zeros(H)
+        self._track = np.zeros((2, H))  # running MAE: each horizon's forecast, the base's
         self._gain_q = np.zeros(M)
         self._rng_tmp = np.zeros(4, np.uint64)
         self._work_n = np.zeros((FR.N_FWORK_N, N), dt)
@@ -303,8 +370,9 @@ class RNNForecaster(Forecaster, Checkpointable):
                 net._rng, self._rng_tmp, net._state, self._work_n, self._grad, self._gain_q,
                 self._ring_u, self._ring_xp, self._ring_z, self._ring_g, self._ring_dir,
                 self._ring_y, self._ring_yn, self._ring_s, self._ring_rng, self._ring_i,
-                self._ring_base, self._ring_dl, self._ring_gx, self._counters, net._hyper,
-                self._rls, net._config)
+                self._ring_base, self._ring_dl, self._ring_gx, self._err_scale, self._track,
+                self._counters,
+                net._hyper, self._rls, net._config)
 
     def _add_inputs(self, k):
         """Grow the network and the stored inputs; old steps read the new inputs as 0."""
@@ -430,7 +498,7 @@ class RNNForecaster(Forecaster, Checkpointable):
     def _input(self, values, z):
         """The input vector: constant, latest value, lags (in the current standard units),
         features; the lag window then moves on."""
-        u = self._features.vector(values, self.network.dtype)
+        u = self._features.encode(values, self.network.dtype, learn=True)
         u[1] = z
         L = self.lags
         if L:
@@ -451,7 +519,7 @@ class RNNForecaster(Forecaster, Checkpointable):
 
     _RLS_STATE = ("_W", "_P", "_ring_u", "_ring_xp", "_ring_z", "_ring_g", "_ring_dir",
                   "_ring_y", "_ring_yn", "_ring_s", "_ring_rng", "_ring_i", "_ring_base",
-                  "_ring_dl", "_ring_gx", "_counters", "_recent")
+                  "_ring_dl", "_ring_gx", "_err_scale", "_track", "_counters", "_recent")
 
     def _arrays(self):
         """The arrays a step may change: a refused step is undone completely. With
@@ -477,18 +545,28 @@ class RNNForecaster(Forecaster, Checkpointable):
             for a, b in zip(arrays, shadow):
                 np.copyto(b, a)
         t = self._target
-        return (t.n, t.mean, t.m2)
+        return (t.n, t.mean, t.m2), self._features.stats()
 
     def _restore(self, saved):
-        n, mean, m2 = saved
+        (n, mean, m2), features = saved
         for a, b in zip(self._arrays(), self._shadow):
             a[...] = b
         self._target.n, self._target.mean, self._target.m2 = n, mean, m2
+        self._features.restore(features)
 
     def __getstate__(self):
         state = dict(self.__dict__)
         state.pop("_shadow", None)  # the guard's scratch copy, not model state
         return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        if "readout" not in state:  # written before the least-squares read-out existed
+            self.readout = "perturbation"
+            self.lags = 0
+            self._recent = np.zeros(0)
+        if "scale_inputs" not in state:  # its features were never scaled
+            self.scale_inputs = False
 
     def _unhealthy(self):
         """Why the last step must not stand, or None."""
@@ -521,5 +599,9 @@ class RNNForecaster(Forecaster, Checkpointable):
                 "build the forecaster with a larger max_horizon")
         if self.n_steps == 0:
             return [float(self._target.invert(0.0))] * int(horizon)
-        last = self._ring_y[(self.n_steps - 1) % H]
-        return [float(self._target.invert(float(v))) for v in last[:horizon]]
+        last = self._ring_y[(self.n_steps - 1) % H][:horizon]
+        if self.readout == "rls" and self.gate and self.residual:
+            base = self._ring_base[(self.n_steps - 1) % H]
+            worse = self._track[0, :horizon] > self._track[1, :horizon]
+            last = np.where(worse, base, last)
+        return [float(self._target.invert(float(v))) for v in last]

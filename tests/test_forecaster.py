@@ -156,7 +156,7 @@ def test_delayed_update_equals_offline_numpy(method, decorrelation, optimizer):
     if optimizer == "adam":
         lr = 1e-3
     model = RNNForecaster(max_horizon=H, n_hidden=N, method=method, lr=lr,
-                          readout="perturbation",
+                          readout="perturbation", scale_inputs=False,
                           optimizer=optimizer, decorrelation=decorrelation,
                           lr_decorrelation=1e-2, seed=11, scale_target=False, residual=True)
     ref = NumpyForecaster(model.network, H, method, decorrelation, model.sigma, lr, 1e-2,

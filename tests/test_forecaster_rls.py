@@ -20,7 +20,9 @@ class NumpyRLSForecaster:
     """
 
     def __init__(self, net, H, method, decorrelation, sigma, lr, lr_dec, lam, alpha, p_max,
-                 rng, optimizer):
+                 rng, optimizer, clip=None):
+        self.clip = clip
+        self.scale = np.zeros(H)
         self.A, self.R, self.D = (m.copy() for m in (net.A, net.R, net.D))
         self.N = net.n_hidden
         I = self.A.shape[1]
@@ -39,7 +41,13 @@ class NumpyRLSForecaster:
         self.xsn = np.zeros(self.N)
         self.history = []
 
-    def rls(self, k, z, target):
+    def rls(self, k, z, target, n):
+        e = target - self.W[k] @ z
+        if self.clip:  # Huber-type: clip to c times the running mean |error|
+            bound = self.clip * self.scale[k]
+            if n > 1 and abs(e) > bound:
+                e = np.sign(e) * bound
+            self.scale[k] += max(1.0 / n, 0.01) * (abs(e) - self.scale[k])
         P = self.P[k]
         q = P @ z
         d = self.lam + z @ q
@@ -48,7 +56,7 @@ class NumpyRLSForecaster:
         if np.max(np.diag(P) - g * q) * inv > self.p_max:
             inv = 1.0
         self.P[k] = (P - np.outer(g, q)) * inv
-        self.W[k] += g * (target - self.W[k] @ z)
+        self.W[k] += g * e
 
     def apply(self, name, g):
         W = getattr(self, name)
@@ -72,7 +80,7 @@ class NumpyRLSForecaster:
                 h["gx"] += 2.0 * (h["y"][o] - z) / H * self.W[o, :N]
             else:
                 h["dl"] += ((h["yn"][o] - z) ** 2 - (h["y"][o] - z) ** 2) / H
-            self.rls(o, h["z"], z - h["base"])
+            self.rls(o, h["z"], z - h["base"], t - k + 1)
         if t >= H:
             h = self.history[t - H]
             self.t_adam += 1
@@ -118,13 +126,13 @@ class NumpyRLSForecaster:
         return rec["y"]
 
 
-CASES = [(m, d, "sgd") for m in ("anp", "np", "wp", "bp") for d in (False, True)] + [
-    (m, True, "adam") for m in ("anp", "np", "wp", "bp")]
+CASES = [(m, d, "sgd", None) for m in ("anp", "np", "wp", "bp") for d in (False, True)] + [
+    (m, True, "adam", 3.0) for m in ("anp", "np", "wp", "bp")] + [("anp", False, "sgd", 1.0)]
 
 
-@pytest.mark.parametrize("method,decorrelation,optimizer", CASES)
+@pytest.mark.parametrize("method,decorrelation,optimizer,clip", CASES)
 def test_rls_forecaster_equals_independent_least_squares_per_horizon(
-        method, decorrelation, optimizer):
+        method, decorrelation, optimizer, clip):
     H, N, T, L = 4, 7, 80, 2
     lr = {"anp": 1e-2, "np": 1e-4, "wp": 1e-6, "bp": 1e-2}[method]
     if optimizer == "adam":
@@ -132,10 +140,11 @@ def test_rls_forecaster_equals_independent_least_squares_per_horizon(
     model = RNNForecaster(max_horizon=H, n_hidden=N, method=method, lr=lr, lags=L,
                           optimizer=optimizer, decorrelation=decorrelation,
                           lr_decorrelation=1e-2, seed=11, scale_target=False,
-                          rls_forgetting=0.98, rls_alpha=0.1, exogenous=False)
+                          rls_forgetting=0.98, rls_alpha=0.1, exogenous=False,
+                          rls_clip=clip, gate=False)
     net = model.network
     ref = NumpyRLSForecaster(net, H, method, decorrelation, model.sigma, lr, 1e-2, 0.98, 0.1,
-                             model._rls[2], net._rng.copy(), optimizer)
+                             model._rls[2], net._rng.copy(), optimizer, clip)
     A0, R0 = net.A.copy(), net.R.copy()
     rng = np.random.default_rng(0)
     series = np.sin(np.arange(T) / 3.0) + 0.1 * rng.normal(size=T)
@@ -174,6 +183,37 @@ def test_rls_forecaster_beats_persistence_on_a_daily_cycle():
     assert np.all(errs < 0.8 * pers), errs / pers
 
 
+def test_gate_returns_persistence_where_the_model_is_currently_worse():
+    y = _stream(600, seed=1)
+    y[300:320] -= 40.0  # an outage: the lags mislead the read-out for a while
+    gated = RNNForecaster(max_horizon=6, n_hidden=10, lags=6, seed=0)
+    plain = RNNForecaster(max_horizon=6, n_hidden=10, lags=6, seed=0, gate=False)
+    switched = 0
+    for v in y:
+        gated.learn_one(float(v))
+        plain.learn_one(float(v))
+        worse = gated._track[0] > gated._track[1]
+        want = np.where(worse, float(v), plain.forecast(6))
+        np.testing.assert_allclose(gated.forecast(6), want, rtol=1e-12)
+        switched += worse.any()
+    assert 0 < switched < len(y)
+
+
+def test_gate_keeps_waterflow_at_persistence():
+    from river import datasets
+    y = np.array([v for _, v in datasets.WaterFlow()])
+    model = RNNForecaster(max_horizon=6, seed=0, lags=24, exogenous=False)
+    F = []
+    for v in y:
+        model.learn_one(float(v))
+        F.append(model.forecast(6))
+    F = np.array(F)
+    for h in (1, 6):
+        idx = np.arange(len(y) // 2, len(y) - h)
+        ratio = np.abs(F[idx, h - 1] - y[idx + h]).mean() / np.abs(y[idx] - y[idx + h]).mean()
+        assert ratio <= 1.02, (h, ratio)
+
+
 def test_rls_forecaster_pickle_and_checkpoint_continue_exactly(tmp_path):
     y = _stream(400, seed=3)
     a = RNNForecaster(max_horizon=5, n_hidden=10, lags=3, method="anp", decorrelation=True,
@@ -196,6 +236,8 @@ def test_rls_parameters_are_checked():
         RNNForecaster(rls_forgetting=1.5)
     with pytest.raises(ValueError, match="rls_alpha"):
         RNNForecaster(rls_alpha=0.0)
+    with pytest.raises(ValueError, match="rls_clip"):
+        RNNForecaster(rls_clip=-1.0)
     with pytest.raises(ValueError, match="lags"):
         RNNForecaster(lags=-1)
     with pytest.raises(ValueError, match="noisy_reference"):
