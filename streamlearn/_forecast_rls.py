@@ -82,7 +82,8 @@ def _clipped_error(W_o, z_s, target, scale, o, n, rls):
     """The a priori error of horizon ``o``, clipped to ``c`` times its running
     mean absolute size (a Huber-type RLS step: an outlier moves the fit by a
     bounded amount); the running size ``scale[o]`` is updated with the clipped
-    magnitude at rate ``max(1 / n, rate)``. ``c = 0`` leaves the error as it is."""
+    magnitude at rate ``max(1 / n, rate)``. The first 10 errors (and any while the
+    size is still 0) are not clipped. ``c = 0`` leaves the error as it is."""
     e = target
     for i in range(z_s.shape[0]):
         e -= W_o[i] * z_s[i]
@@ -91,7 +92,7 @@ def _clipped_error(W_o, z_s, target, scale, o, n, rls):
         return e
     bound = c * scale[o]
     a = abs(e)
-    if n > 1 and a > bound:
+    if n > 10 and a > bound > 0.0:  # warm-up: the size is not known yet
         e = bound if e > 0.0 else -bound
         a = bound
     rate = 1.0 / n

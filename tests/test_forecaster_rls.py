@@ -45,7 +45,7 @@ class NumpyRLSForecaster:
         e = target - self.W[k] @ z
         if self.clip:  # Huber-type: clip to c times the running mean |error|
             bound = self.clip * self.scale[k]
-            if n > 1 and abs(e) > bound:
+            if n > 10 and abs(e) > bound > 0.0:
                 e = np.sign(e) * bound
             self.scale[k] += max(1.0 / n, 0.01) * (abs(e) - self.scale[k])
         P = self.P[k]
