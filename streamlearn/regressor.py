@@ -395,6 +395,9 @@ class RNNRegressor(base.MiniBatchRegressor, Checkpointable):
         The network (weights ``A``, ``R``, ``B``, ``D`` and the hidden state).
     feature_columns : dict
         Feature name -> input column of ``network.A`` (column 0 is the constant).
+    feature_means, feature_stds : dict
+        Feature name -> running mean / standard deviation of its learned values
+        (what ``scale_inputs`` standardises with; the std is 0 while unknown).
 
     Examples
     --------
