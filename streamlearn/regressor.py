@@ -88,10 +88,11 @@ class _FeatureMap:
         self.n_fixed = n_fixed  # leading columns the owner fills itself
         self.columns = {}
         self.scale = bool(scale)
-        # per feature column (column n_fixed + i): count, mean, squared deviations
-        self.count = np.zeros(0, dtype=np.int64)
-        self.mean = np.zeros(0, dtype=np.float64)
-        self.m2 = np.zeros(0, dtype=np.float64)
+        # per feature column (column n_fixed + i): count, mean, squared deviations;
+        # Python numbers, so that the one-sample path is plain scalar arithmetic
+        self.count = []
+        self.mean = []
+        self.m2 = []
 
     def __setstate__(self, state):
         self.__dict__.update(state)
@@ -100,9 +101,7 @@ class _FeatureMap:
             # raw features, so it carries on unscaled, exactly as it was
             self.scale = False
             k = len(self.columns)
-            self.count = np.zeros(k, dtype=np.int64)
-            self.mean = np.zeros(k, dtype=np.float64)
-            self.m2 = np.zeros(k, dtype=np.float64)
+            self.count, self.mean, self.m2 = [0] * k, [0.0] * k, [0.0] * k
 
     @property
     def n_inputs(self):
@@ -124,11 +123,9 @@ class _FeatureMap:
     def add(self, names):
         for name in names:
             self.columns[name] = self.n_fixed + len(self.columns)
-        k = len(self.columns) - self.count.size
-        if k > 0:
-            self.count = np.concatenate([self.count, np.zeros(k, dtype=np.int64)])
-            self.mean = np.concatenate([self.mean, np.zeros(k)])
-            self.m2 = np.concatenate([self.m2, np.zeros(k)])
+            self.count.append(0)
+            self.mean.append(0.0)
+            self.m2.append(0.0)
 
     def vector(self, values, dtype):
         """The raw input vector; names without a column (not learned yet) are left out."""
@@ -142,37 +139,44 @@ class _FeatureMap:
         return u
 
     # -- standardisation ---------------------------------------------------------
+    # The scalar path (_learn, _z) and the vectorised one (std, encode_rows without
+    # learning) do the same IEEE operations in the same order, so they agree bit
+    # for bit.
 
-    def std(self, idx=None):
-        """Running standard deviations of the feature columns ``idx`` (all by default).
+    def _sd(self, i):
+        n = self.count[i]
+        if n < 2:
+            return 0.0
+        sd = math.sqrt(self.m2[i] / n)
+        return sd if sd > 1e-9 * (1.0 + abs(self.mean[i])) else 0.0
+
+    def _learn(self, i, v):
+        """Welford update of feature column ``i`` with the value ``v``."""
+        n = self.count[i] + 1
+        mean = self.mean[i]
+        delta = v - mean
+        mean = mean + delta / n
+        self.m2[i] += delta * (v - mean)
+        self.mean[i] = mean
+        self.count[i] = n
+
+    def _z(self, i, v):
+        sd = self._sd(i)
+        return (v - self.mean[i]) / sd if sd > 0.0 else 0.0
+
+    def std(self):
+        """Running standard deviations of the feature columns, as an array.
 
         0 where the scale is not known: fewer than two values, or all of them
         equal up to rounding.
         """
-        count = self.count if idx is None else self.count[idx]
-        mean = self.mean if idx is None else self.mean[idx]
-        m2 = self.m2 if idx is None else self.m2[idx]
+        count = np.array(self.count, dtype=np.int64)
+        mean = np.array(self.mean, dtype=np.float64)
         with np.errstate(invalid="ignore", divide="ignore"):
-            sd = np.sqrt(m2 / count)
+            sd = np.sqrt(np.array(self.m2, dtype=np.float64) / count)
         # fewer than two values, or a (nearly) constant feature: no scale to learn
         ok = (count >= 2) & (sd > 1e-9 * (1.0 + np.abs(mean)))
         return np.where(ok, sd, 0.0)
-
-    def _learn(self, idx, v):
-        """Welford update of feature columns ``idx`` with the values ``v``."""
-        count = self.count[idx] + 1
-        mean = self.mean[idx]
-        delta = v - mean
-        mean = mean + delta / count
-        self.m2[idx] += delta * (v - mean)
-        self.mean[idx] = mean
-        self.count[idx] = count
-
-    def _standardise(self, idx, v):
-        """``v`` (values of feature columns ``idx``, any leading shape) in standard units."""
-        sd = self.std(idx)
-        known = sd > 0.0
-        return np.where(known, (v - self.mean[idx]) / np.where(known, sd, 1.0), 0.0)
 
     def encode(self, values, dtype, learn=False):
         """The network's input vector for the parsed ``values``.
@@ -183,17 +187,15 @@ class _FeatureMap:
         """
         if not self.scale:
             return self.vector(values, dtype)
-        columns = self.columns
-        pairs = [(columns[name] - self.n_fixed, v) for name, v in values.items()
-                 if name in columns]
         u = np.zeros(self.n_inputs, dtype=dtype)
         u[0] = 1.0
-        if pairs:
-            idx = np.array([i for i, _ in pairs], dtype=np.int64)
-            v = np.array([v for _, v in pairs], dtype=np.float64)
-            if learn:
-                self._learn(idx, v)
-            u[idx + self.n_fixed] = self._standardise(idx, v)
+        columns, fixed = self.columns, self.n_fixed
+        for name, v in values.items():
+            j = columns.get(name)
+            if j is not None:
+                if learn:
+                    self._learn(j - fixed, v)
+                u[j] = self._z(j - fixed, v)
         return u
 
     def encode_rows(self, idx, M, dtype, learn=False):
@@ -206,29 +208,37 @@ class _FeatureMap:
         U[:, 0] = 1.0
         if not idx.size:
             return U
-        present = ~np.isnan(M)
         cols = idx + self.n_fixed
+        present = ~np.isnan(M)
         if not self.scale:
             U[:, cols] = np.where(present, M, 0.0)
         elif learn:
-            for r in range(len(M)):
-                keep = present[r]
-                i, v = idx[keep], M[r, keep]
-                self._learn(i, v)
-                U[r, cols[keep]] = self._standardise(i, v)
+            Z = np.zeros(M.shape)
+            features = idx.tolist()
+            for r, row in enumerate(M.tolist()):
+                for k, (i, v) in enumerate(zip(features, row)):
+                    if v == v:  # not NaN
+                        self._learn(i, v)
+                        Z[r, k] = self._z(i, v)
+            U[:, cols] = Z
         else:
-            U[:, cols] = np.where(present, self._standardise(idx, np.where(present, M, 0.0)), 0.0)
+            mean = np.array(self.mean, dtype=np.float64)[idx]
+            sd = self.std()[idx]
+            known = present & (sd > 0.0)
+            U[:, cols] = np.where(known, (M - mean) / np.where(sd > 0.0, sd, 1.0), 0.0)
         return U
 
     def stats(self):
         """A copy of the running statistics (to undo a refused step)."""
-        return self.count.copy(), self.mean.copy(), self.m2.copy()
+        return list(self.count), list(self.mean), list(self.m2)
 
     def restore(self, saved):
         count, mean, m2 = saved
-        k = count.size  # columns added since keep their (empty) statistics
-        self.count[:k], self.mean[:k], self.m2[:k] = count, mean, m2
-        self.count[k:], self.mean[k:], self.m2[k:] = 0, 0.0, 0.0
+        k = len(count)  # columns added since keep their (empty) statistics
+        extra = len(self.count) - k
+        self.count = list(count) + [0] * extra
+        self.mean = list(mean) + [0.0] * extra
+        self.m2 = list(m2) + [0.0] * extra
 
     def frame(self, X, dtype):
         """Columns of a DataFrame as a float matrix (NaN = missing), validated."""
@@ -385,6 +395,9 @@ class RNNRegressor(base.MiniBatchRegressor, Checkpointable):
         The network (weights ``A``, ``R``, ``B``, ``D`` and the hidden state).
     feature_columns : dict
         Feature name -> input column of ``network.A`` (column 0 is the constant).
+    feature_means, feature_stds : dict
+        Feature name -> running mean / standard deviation of its learned values
+        (what ``scale_inputs`` standardises with; the std is 0 while unknown).
 
     Examples
     --------
