@@ -73,8 +73,8 @@ FK_ADAM, FK_STEPS, FK_RESTARTS = 0, 1, 2
 N_FCOUNTERS = 3
 # rls slots (float64): forgetting factor, alpha (P0 = I / alpha), cap on P's diagonal,
 # the error clip c (0: none) and the rate floor of the error scale
-R_LAM, R_ALPHA, R_PMAX, R_CLIP, R_RATE = 0, 1, 2, 3, 4
-N_RLS = 5
+R_LAM, R_ALPHA, R_PMAX, R_CLIP, R_RATE, R_GATE_RATE = 0, 1, 2, 3, 4, 5
+N_RLS = 6
 
 
 @njit(cache=True)
@@ -278,8 +278,8 @@ def learn_step(A, R, D, W, P, moments, wp_noise, rng, rng_tmp, state, work_n, gr
         # running mean absolute errors of this horizon's forecast and of the base
         # forecast (persistence, with residual), for the forecaster's gate
         rate = 1.0 / (steps - k + 1)
-        if rate < rls[R_RATE]:
-            rate = rls[R_RATE]
+        if rate < rls[R_GATE_RATE]:
+            rate = rls[R_GATE_RATE]
         track[0, o] += rate * (abs(d) - track[0, o])
         track[1, o] += rate * (abs(ring_base[s] - z) - track[1, o])
         if method == BP:

@@ -142,12 +142,16 @@ class RNNForecaster(Forecaster, Checkpointable):
     lags
         How many past values (``y_{t-1}, ..., y_{t-lags}``) the network reads
         besides the latest one, as inputs (and so, with ``"rls"``, as
-        regressors of the read-out); they read 0 until they exist.
+        regressors of the read-out); they read 0 until they exist. The default,
+        24, covers a daily cycle of hourly readings; 48 forecast weather a
+        little better at about twice the cost per step (docs/forecasting.md).
     rls_forgetting
         The least-squares read-out's forgetting factor ``lambda`` in (0, 1]:
         a pair ``n`` steps old weighs ``lambda^n``, a memory of about
-        ``1 / (1 - lambda)`` steps (2,000 by default: the fit follows slow
-        changes of a sensor's behaviour).
+        ``1 / (1 - lambda)`` steps (10,000 by default, about 14 months of
+        hourly readings: long enough to average over a year's seasons, short
+        enough to follow a slow change of a sensor's behaviour; chosen on the
+        first 20 % of WTH.csv, docs/forecasting.md).
     rls_alpha
         The read-out's ridge penalty at the start (``P = I / alpha``), which
         forgetting fades.
@@ -218,8 +222,8 @@ class RNNForecaster(Forecaster, Checkpointable):
         residual: bool = True,
         exogenous: bool = True,
         readout: str = "rls",
-        lags: int = 0,
-        rls_forgetting: float = 0.9995,
+        lags: int = 24,
+        rls_forgetting: float = 0.9999,
         rls_alpha: float = 1e-2,
         rls_clip: float | None = 3.0,
         gate: bool = True,
@@ -342,12 +346,10 @@ class RNNForecaster(Forecaster, Checkpointable):
         self._rls[FR.R_PMAX] = 1e6 / float(self.rls_alpha)
         self._rls[FR.R_CLIP] = float(self.rls_clip or 0.0)
         self._rls[FR.R_RATE] = 0.01
+        self._rls[FR.R_GATE_RATE] = float(getattr(self, "_gate_rate", 0.01))
         self._err_scale = np.zeros(H)
         self._track = np.zeros((2, H))  # running MAE: each horizon's forecast, the base's
-        self._gain_q = np.zeros(M)
-        self._rng_tmp = np.zeros(4, np.uint64)
-        self._work_n = np.zeros((FR.N_FWORK_N, N), dt)
-        self._grad = np.zeros((1, N), dt)
+        self._allocate_rls_scratch()
         self._ring_u = np.zeros((H, I), dt)
         self._ring_xp = np.zeros((H, N), dt)
         self._ring_z = np.zeros((H, M))
@@ -362,6 +364,17 @@ class RNNForecaster(Forecaster, Checkpointable):
         self._ring_dl = np.zeros(H)
         self._ring_gx = np.zeros((H, N))
         self._counters = np.zeros(FR.N_FCOUNTERS, np.int64)
+
+    _RLS_SCRATCH = ("_gain_q", "_rng_tmp", "_work_n", "_grad", "_wp_noise")
+
+    def _allocate_rls_scratch(self):
+        """Buffers a step writes before it reads them: not model state, not saved."""
+        net = self.network
+        N, I, dt = net.n_hidden, net.n_inputs, net.dtype
+        self._gain_q = np.zeros(N + I)
+        self._rng_tmp = np.zeros(4, np.uint64)
+        self._work_n = np.zeros((FR.N_FWORK_N, N), dt)
+        self._grad = np.zeros((1, N), dt)
         self._wp_noise = np.zeros(N * I + N * N if net.method == "wp" else 0, dt)
 
     def _rls_args(self):
@@ -405,12 +418,10 @@ class RNNForecaster(Forecaster, Checkpointable):
         P[:M_old, :M_old] = self._P
         P[np.arange(M_old, M), np.arange(M_old, M)] = 1.0 / float(self.rls_alpha)
         self._P = P
-        self._gain_q = np.zeros(M)
         u = np.zeros((H, I_old + k), net.dtype)
         u[:, :I_old] = self._ring_u
         self._ring_u = u
-        if self._wp_noise.size:
-            self._wp_noise = np.zeros(N * net.n_inputs + N * N, net.dtype)
+        self._allocate_rls_scratch()
 
     def _kernel_args(self):
         net = self.network
@@ -429,7 +440,8 @@ class RNNForecaster(Forecaster, Checkpointable):
 
     @property
     def feature_columns(self):
-        """Exogenous feature name -> input column (0: constant, 1: latest value)."""
+        """Exogenous feature name -> input column (0: constant, 1: latest value, 2 to
+        ``1 + lags``: the lags)."""
         return dict(self._features.columns)
 
     def learn_one(self, y, x=None):
@@ -527,8 +539,9 @@ class RNNForecaster(Forecaster, Checkpointable):
         least-squares one, the model state only (its scratch is written before it
         is read, so it does not affect what follows)."""
         net = self.network
-        if self.readout == "rls":
-            return ([net._A, net._R, net._D, net._moments, net._state, net._rng]
+        if self.readout == "rls":  # D changes only when it is learned
+            return ([net._A, net._R, net._moments, net._state, net._rng]
+                    + ([net._D] if net.decorrelation else [])
                     + [getattr(self, name) for name in self._RLS_STATE])
         return [v for v in list(vars(self).values()) + list(vars(net).values())
                 if isinstance(v, np.ndarray)]
@@ -538,8 +551,8 @@ class RNNForecaster(Forecaster, Checkpointable):
         (O(weights) per step: the forecaster's guard cost, docs/reliability.md)."""
         arrays = self._arrays()
         shadow = getattr(self, "_shadow", None)
-        if (shadow is None or len(shadow) != len(arrays)
-                or any(a.shape != b.shape or a.dtype != b.dtype for a, b in zip(arrays, shadow))):
+        if shadow is None or not all(
+                a.shape == b.shape and a.dtype == b.dtype for a, b in zip(arrays, shadow)):
             shadow = self._shadow = [a.copy() for a in arrays]
         else:
             for a, b in zip(arrays, shadow):
@@ -557,6 +570,9 @@ class RNNForecaster(Forecaster, Checkpointable):
     def __getstate__(self):
         state = dict(self.__dict__)
         state.pop("_shadow", None)  # the guard's scratch copy, not model state
+        if state.get("readout") == "rls":
+            for name in self._RLS_SCRATCH:
+                state.pop(name, None)
         return state
 
     def __setstate__(self, state):
@@ -567,13 +583,19 @@ class RNNForecaster(Forecaster, Checkpointable):
             self._recent = np.zeros(0)
         if "scale_inputs" not in state:  # its features were never scaled
             self.scale_inputs = False
+        if self.readout == "rls":
+            self._allocate_rls_scratch()
 
     def _unhealthy(self):
         """Why the last step must not stand, or None."""
         net = self.network
         last = self._ring_y[(self.n_steps - 1) % net.n_outputs]
-        W = self._W if self.readout == "rls" else _NO_READOUT
-        code = FR.health(net._A, net._R, net._B, net._D, W, net._moments, net._state, last,
+        if self.readout == "rls":  # B is not used; D changes only when it is learned
+            B, W = _NO_READOUT, self._W
+        else:
+            B, W = net._B, _NO_READOUT
+        D = net._D if net.decorrelation else _NO_READOUT
+        code = FR.health(net._A, net._R, B, D, W, net._moments, net._state, last,
                          net.max_weight)
         if code == 0:
             return None
@@ -604,4 +626,7 @@ class RNNForecaster(Forecaster, Checkpointable):
             base = self._ring_base[(self.n_steps - 1) % H]
             worse = self._track[0, :horizon] > self._track[1, :horizon]
             last = np.where(worse, base, last)
-        return [float(self._target.invert(float(v))) for v in last]
+        t = self._target
+        if not t.enabled:
+            return last.tolist()
+        return (t.mean + t.std * last).tolist()

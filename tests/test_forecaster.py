@@ -156,7 +156,7 @@ def test_delayed_update_equals_offline_numpy(method, decorrelation, optimizer):
     if optimizer == "adam":
         lr = 1e-3
     model = RNNForecaster(max_horizon=H, n_hidden=N, method=method, lr=lr,
-                          readout="perturbation", scale_inputs=False,
+                          readout="perturbation", scale_inputs=False, lags=0,
                           optimizer=optimizer, decorrelation=decorrelation,
                           lr_decorrelation=1e-2, seed=11, scale_target=False, residual=True)
     ref = NumpyForecaster(model.network, H, method, decorrelation, model.sigma, lr, 1e-2,
@@ -193,7 +193,7 @@ def test_one_step_ahead_equals_core_online_rnn(method, optimizer, decorrelation,
     kw = dict(method=method, optimizer=optimizer, decorrelation=decorrelation,
               noisy_reference=noisy_reference, lr=1e-3, seed=5)
     model = RNNForecaster(max_horizon=1, n_hidden=N, scale_target=False, residual=False,
-                          exogenous=False, readout="perturbation", **kw)
+                          exogenous=False, readout="perturbation", lags=0, **kw)
     core = OnlineRNN(2, N, 1, **kw)
     s = np.cos(np.arange(T + 1) / 4.0)
     U = np.stack([np.ones(T), s[:T]], axis=1)
@@ -267,7 +267,7 @@ def test_iter_evaluate_uses_forecast_and_exogenous_features():
     model = RNNForecaster(max_horizon=3, n_hidden=8, seed=2)
     twin = model.clone()
     steps = list(evaluate.iter_evaluate(data, model, metrics.RMSE(), horizon=3))
-    assert model.feature_columns == {"load": 2}
+    assert model.feature_columns == {"load": 2 + model.lags}
     # the same calls made by hand give the same forecasts
     for t in range(3):
         twin.learn_one(data[t][1], data[t][0])
