@@ -78,7 +78,7 @@ def test_harness_end_to_end(tmp_path, monkeypatch):
     assert len(esn["ratio"]) == 15 and len(esn["tuning"]) == 2
     assert np.isfinite(esn["ratio"]).all()
     text = (out / "forecasting.md").read_text()
-    assert "RNNForecaster defaults" in text and "Done-when" in text
+    assert "RNNForecaster defaults" in text and "| persistence | 1.000 | 1.000 |" in text
     # a rerun reuses the cache (nothing recomputed) and renders again
     mtime = (out / "mackey-glass" / "persistence.json").stat().st_mtime
     F.main(args)
@@ -92,3 +92,20 @@ def test_unknown_keywords_are_skipped_not_fatal(monkeypatch):
     task = F.load_mackey_glass(200)
     specs, notes = F.our_specs(task)
     assert specs == [] and "no_such_kwarg" in notes[0]
+
+
+def test_verdict_compares_with_the_best_peer_given_the_same_information():
+    def row(label, group, uses_x, ratio):
+        return {"label": label, "group": group, "uses_x": uses_x, "ratio": ratio}
+    H = 24
+    rows = [row("persistence", "baseline", False, [1.0] * H),
+            row("lags", "peer", False, [0.90] * H),
+            row("lags + features", "peer", True, [0.80] * H),
+            row(F.VERDICT_OURS[0], "ours", False, [0.91] * H),
+            row(F.VERDICT_OURS[1], "ours", True, [0.85] * H)]
+    v = {(label, crit): ok for label, crit, _, _, ok in F.verdict("wth", (1, 6, 24), H, rows)}
+    alone = [ok for (label, _), ok in v.items() if label == F.VERDICT_OURS[0]]
+    feats = [ok for (label, _), ok in v.items() if label == F.VERDICT_OURS[1]]
+    assert all(alone) and len(alone) == 4       # 0.91 <= 1.02 * 0.90, and < persistence
+    assert feats[0] and not any(feats[1:])      # beats persistence, not 0.80
+    assert F.verdict("mackey-glass", (1, 15), 15, rows) == []
