@@ -3,6 +3,8 @@
     python -m benchmarks forecast                       # every data set, results in ./forecast-results
     python -m benchmarks forecast --data wth            # one data set (wth, waterflow, mackey-glass)
     python -m benchmarks forecast --only ours           # rerun our models, reuse the cached peers
+    python -m benchmarks forecast --out benchmarks/forecast-results --only ours --force --write-docs
+                                                        # ours again, against the committed full run
     python -m benchmarks forecast --render --write-docs # docs/forecasting.md from the cached results
     python -m benchmarks forecast --quick               # a fraction of every series (iteration, tests)
 
@@ -901,7 +903,8 @@ def main(argv=None):
                     help="results directory (JSON per model; default ./forecast-results)")
     ap.add_argument("--wth", default=str(WTH_DEFAULT), help="path of WTH.csv")
     ap.add_argument("--quick", action="store_true",
-                    help=f"the first {QUICK_FRACTION:.0%} of every series (results in OUT-quick)")
+                    help=f"the first {round(100 * QUICK_FRACTION)} %% of every series "
+                         "(default --out forecast-results-quick)")
     ap.add_argument("--n", type=int, default=0, help="use the first N steps of every series")
     ap.add_argument("--force", action="store_true", help="rerun models that are cached")
     ap.add_argument("--render", action="store_true", help="only render from the cache")
