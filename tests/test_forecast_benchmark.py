@@ -109,3 +109,12 @@ def test_verdict_compares_with_the_best_peer_given_the_same_information():
     assert all(alone) and len(alone) == 4       # 0.91 <= 1.02 * 0.90, and < persistence
     assert feats[0] and not any(feats[1:])      # beats persistence, not 0.80
     assert F.verdict("mackey-glass", (1, 15), 15, rows) == []
+
+
+def test_if_accepted_drops_only_that_keyword(monkeypatch):
+    monkeypatch.setattr(F, "OURS", [
+        ("optional", F._rnn_forecaster, {"n_hidden": 8, "no_such_kwarg": F.IfAccepted(1)})])
+    specs, notes = F.our_specs(F.load_mackey_glass(200))
+    assert len(specs) == 1 and notes == []
+    model = specs[0][2](3).model
+    assert model.n_hidden == 8
