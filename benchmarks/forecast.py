@@ -988,6 +988,14 @@ def main(argv=None):
             if wanted(spec[0], spec[1]):
                 done.append(run_model(spec, task, rows, sub, args.force, log))
         log(f"  {d}: {time.perf_counter() - t0:.0f} s")
+        # results of models no longer in the table (renamed, removed, or skipped by
+        # this version of the library) are not rendered: moved aside
+        current = {slug(spec[0]) for spec in specs + ours}
+        for p in sub.glob("*.json"):
+            if p.stem not in current:
+                (sub / "stale").mkdir(exist_ok=True)
+                p.replace(sub / "stale" / p.name)
+                log(f"  moved {p.name} to {d}/stale/ (not in the model table now)")
         rs = _rows_sorted([json.loads(p.read_text()) for p in sub.glob("*.json")])
         for label, crit, val, peer, ok in verdict(d, task.show, task.H, rs):
             log(f"  [{'met' if ok else 'NOT met'}] {label}: {crit}: {val} {peer}")
