@@ -78,6 +78,15 @@ class Task:
         return Task(self.name, self.title, self.y[:n], self.H, self.show, self.period,
                     None if self.X is None else self.X[:n], self.names, self.note)
 
+    @property
+    def digest(self):
+        """Fingerprint of the series (and features): a cache of another series is stale."""
+        import hashlib
+        h = hashlib.sha1(self.y.tobytes())
+        if self.X is not None:
+            h.update(self.X.tobytes())
+        return h.hexdigest()[:16]
+
     def rows(self):
         """The feature dicts, built once (not timed)."""
         if self.X is None:
@@ -543,10 +552,10 @@ def run_model(spec, task, rows, outdir, force, log):
     path = outdir / f"{slug(label)}.json"
     if path.exists() and not force:
         cached = json.loads(path.read_text())
-        if cached.get("n") == len(task.y):
+        if cached.get("n") == len(task.y) and cached.get("series", task.digest) == task.digest:
             log(f"  {label}: cached ({path.name})")
             return cached
-        log(f"  {label}: cached for {cached.get('n')} steps, not {len(task.y)}: rerun")
+        log(f"  {label}: cached for another series ({cached.get('n')} steps): rerun")
     T = len(task.y)
     tuning = []
     best = grid[0]
@@ -582,6 +591,7 @@ def run_model(spec, task, rows, outdir, force, log):
         wall, error = float("nan"), f"{type(exc).__name__}: {exc}"
     res = {
         "label": label, "group": group, "uses_x": uses_x, "data": task.name, "n": T,
+        "series": task.digest,
         "H": task.H, "params": best, "tuning": tuning,
         "mae": mae.tolist(), "persistence_mae": pers.tolist(),
         "ratio": (mae / pers).tolist(), "wall_s": wall, "us_per_step": 1e6 * wall / T,
