@@ -785,8 +785,10 @@ def render(outdir, tasks_meta, nmse, figures_dir, fig_prefix, log, machine=""):
             rel = os.path.relpath(fig, figures_dir.parent)
             md.append(f"![MAE / persistence by horizon, {name}]({rel})\n")
     if nmse:
-        md.append("### Mackey-Glass 15 ahead: NMSE over the last 5,000 of 20,000\n")
-        md.append("`mackey_glass(20000, horizon=15, seed=0)`; the model predicts y_t = s_{t+15} "
+        done = [r for r in nmse if "n" in r]
+        n, last = (done[0]["n"], done[0]["last"]) if done else (20_000, 5_000)
+        md.append(f"### Mackey-Glass 15 ahead: NMSE over the last {last:,} of {n:,}\n")
+        md.append(f"`mackey_glass({n}, horizon=15, seed=0)`; the model predicts y_t = s_{{t+15}} "
                   "from s_0..s_t, then learns it (the core's prequential protocol).\n")
         md.append("| model | NMSE | us/step |")
         md.append("|---|---|---|")
