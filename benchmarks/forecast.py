@@ -855,7 +855,8 @@ def machine_line():
     cpu = platform.processor() or platform.machine()
     return (f"{os.cpu_count()} logical cores ({cpu}), Python {platform.python_version()}, "
             f"NumPy {numpy.__version__}, River {river.__version__}, reservoirpy {rpy}; "
-            f"load average now {', '.join(f'{v:.1f}' for v in os.getloadavg())}")
+            f"load average (1, 5, 15 min) when this was rendered "
+            f"{', '.join(f'{v:.1f}' for v in os.getloadavg())}")
 
 
 DOC_HEAD = """# Forecasting: streamlearn against its peers, online
