@@ -2,6 +2,8 @@
 
     python -m benchmarks            # the full run (about 15-25 minutes)
     python -m benchmarks --quick    # a fast check (a few minutes), same report
+    python -m benchmarks forecast   # the forecasting benchmark instead (benchmarks/forecast.py,
+                                    # docs/forecasting.md; --help for its options)
 
 Every timing is repeated (``--repeats``, at least 5); ratios are measured side
 by side in one process, interleaving the two contenders within each repeat,
