@@ -400,6 +400,10 @@ class IfAccepted:
 OURS = [
     ("RNNForecaster defaults", _rnn_forecaster, {"seed": 0}),
     ("RNNForecaster defaults + features", _rnn_forecaster, {"seed": 0}),
+    ("RNNForecaster forgetting 0.9995", _rnn_forecaster,
+     {"rls_forgetting": 0.9995, "seed": 0}),
+    ("RNNForecaster forgetting 0.9995 + features", _rnn_forecaster,
+     {"rls_forgetting": 0.9995, "seed": 0}),
     ("RNNForecaster 48 lags", _rnn_forecaster, {"lags": 48, "seed": 0}),
     ("RNNForecaster 48 lags + features", _rnn_forecaster, {"lags": 48, "seed": 0}),
     ("RNNForecaster 50 units", _rnn_forecaster, {"n_hidden": 50, "seed": 0}),

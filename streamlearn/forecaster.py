@@ -150,8 +150,9 @@ class RNNForecaster(Forecaster, Checkpointable):
         a pair ``n`` steps old weighs ``lambda^n``, a memory of about
         ``1 / (1 - lambda)`` steps (10,000 by default, about 14 months of
         hourly readings: long enough to average over a year's seasons, short
-        enough to follow a slow change of a sensor's behaviour; chosen on the
-        first 20 % of WTH.csv, docs/forecasting.md).
+        enough to follow a slow change of a sensor's behaviour). This value
+        was chosen with the whole of WTH.csv in view; on its first 20 % alone,
+        0.999 to 0.9995 score better. docs/forecasting.md gives both.
     rls_alpha
         The read-out's ridge penalty at the start (``P = I / alpha``), which
         forgetting fades.
