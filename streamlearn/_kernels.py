@@ -1257,7 +1257,8 @@ def _outside_watch(y, watch, hyper, counters):
     """Is a prediction more than H_OUT_BOUND spans outside its targets' running range?
 
     Only once WATCH_WARMUP targets have been seen; the span is max - min of the
-    targets seen (at least 1e-12 times their magnitude, and 1e-300).
+    targets seen. An output whose targets have all been equal has no scale to
+    judge by and is not watched.
     """
     k = hyper[H_OUT_BOUND]
     if counters[K_SEEN] < WATCH_WARMUP or not k < np.inf:
@@ -1265,7 +1266,9 @@ def _outside_watch(y, watch, hyper, counters):
     for o in range(y.shape[0]):
         lo = watch[Y_MIN, o]
         hi = watch[Y_MAX, o]
-        span = max(hi - lo, 1e-12 * max(abs(lo), abs(hi)), 1e-300)
+        span = hi - lo
+        if not span > 0.0:
+            continue
         if y[o] > hi + k * span or y[o] < lo - k * span:
             return True
     return False

@@ -579,7 +579,6 @@ class OnlineRNN(Checkpointable):
                     self._refusals = 0
                 break
             t = start + stop
-            self._refusals = 1 if stop > 0 else self._refusals + 1
             if self.on_divergence == "raise":
                 raise DivergenceError(
                     f"step {t} of this call was refused: {_REASONS[status]} "
@@ -589,6 +588,10 @@ class OnlineRNN(Checkpointable):
                     t, _REASONS[status], out[:t].copy())
             if kept is None:
                 kept = np.ones(T, dtype=bool)
+            if stop > 0:
+                self._refusals = 0
+            if status != 1:  # a refused update; a dropped sample neither adds nor breaks a run
+                self._refusals += 1
             if self.on_divergence == "rollback" and self._refusals >= self.max_refusals:
                 # stuck: every update refused; start again, and move on without learning
                 self.n_resets += 1
