@@ -1253,12 +1253,14 @@ def _split_out_moments(moments_out, O, I):
 
 
 @njit(cache=True)
-def _outside_watch(y, watch, hyper, counters):
-    """Is a prediction more than H_OUT_BOUND spans outside its targets' running range?
+def _outside_watch(y, target, watch, hyper, counters):
+    """Is a prediction useless: more than k = H_OUT_BOUND spans outside its targets'
+    running range, and more than k spans from its own target?
 
     Only once WATCH_WARMUP targets have been seen; the span is max - min of the
-    targets seen. An output whose targets have all been equal has no scale to
-    judge by and is not watched.
+    targets seen. The second test spares a prediction that follows its target
+    out of the range seen so far. An output whose targets have all been equal
+    has no scale to judge by and is not watched.
     """
     k = hyper[H_OUT_BOUND]
     if counters[K_SEEN] < WATCH_WARMUP or not k < np.inf:
@@ -1269,7 +1271,7 @@ def _outside_watch(y, watch, hyper, counters):
         span = hi - lo
         if not span > 0.0:
             continue
-        if y[o] > hi + k * span or y[o] < lo - k * span:
+        if (y[o] > hi + k * span or y[o] < lo - k * span) and abs(y[o] - target[o]) > k * span:
             return True
     return False
 
@@ -1390,7 +1392,7 @@ def _step_fast(A, RT, B, DT, moments, wp_noise, history, state, work_n, work_o, 
             and (not twins or (_all_finite(yn) and _all_finite(xsn_new)))):
         rng[0], rng[1], rng[2], rng[3] = r0, r1, r2, r3
         return 1
-    if learn and _outside_watch(y, watch, hyper, counters):
+    if learn and _outside_watch(y, target, watch, hyper, counters):
         rng[0], rng[1], rng[2], rng[3] = r0, r1, r2, r3
         return 3
 

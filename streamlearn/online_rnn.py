@@ -41,7 +41,7 @@ class DivergenceError(FloatingPointError):
 _REASONS = {1: "the forward pass gave a non-finite state or output",
             2: "the update would make a weight non-finite or exceed max_weight",
             3: "the prediction is more than output_bound times the targets' range "
-               "outside the range of the targets seen so far"}
+               "outside the range of the targets seen so far, and as far from its target"}
 
 
 class OnlineRNN(Checkpointable):
@@ -100,17 +100,19 @@ class OnlineRNN(Checkpointable):
         programming error and always raise ``ValueError``.
     on_divergence : {"raise", "rollback", "reset"}
         What a step does when the divergence guard refuses it: a forward pass
-        with a non-finite state or output, or an update that would make a
-        weight non-finite or larger than ``max_weight`` in magnitude. Nothing
-        of a refused step is committed. "raise" (default) raises
-        ``DivergenceError`` with the model as it was before the step.
-        "rollback" keeps the last good weights and goes on: the state advances
-        without learning (as ``advance_one``), or, if the forward pass itself
-        was not finite, the sample is dropped like a skipped one
-        (``n_rollbacks`` counts both); the ``max_refusals``-th consecutive
-        refusal resets the model instead and then advances it on the sample. "reset" draws fresh weights from the
-        model's stream, zeroes D's learning, the optimizer and the states,
-        drops the sample and goes on (``n_resets``). See docs/reliability.md.
+        with a non-finite state or output, an update that would make a weight
+        non-finite or larger than ``max_weight`` in magnitude, or a useless
+        prediction (see ``output_bound``). Nothing of a refused step is
+        committed. "raise" (default) raises ``DivergenceError`` with the model
+        as it was before the step. "rollback" keeps the last good weights and
+        goes on: the state advances without learning (as ``advance_one``),
+        or, if the forward pass itself was not finite, the sample is dropped
+        like a skipped one (``n_rollbacks`` counts both). It resets the model
+        instead (and then advances it on the sample, ``n_resets``) when the
+        prediction was useless, or at the ``max_refusals``-th consecutive
+        refused update. "reset" draws fresh weights from the model's stream,
+        zeroes D's learning, the optimizer and the states, drops the sample
+        and goes on (``n_resets``). See docs/reliability.md.
     max_weight : float
         The guard's bound on the magnitude of any weight (A, R, B, C, c, D).
     readout : {"perturbation", "rls"}
@@ -138,8 +140,10 @@ class OnlineRNN(Checkpointable):
     output_bound : float or None
         The divergence guard's watch on the outputs: after 100 learning steps,
         a learning step whose prediction lies more than ``output_bound``
-        times the range of the targets seen so far outside that range is
-        refused (reason 3). ``None`` switches the watch off.
+        times the range of the targets seen so far outside that range, and
+        as far from its own target, is refused (reason 3); under "rollback"
+        the model is then reset (there is nothing better to roll back to).
+        ``None`` switches the watch off.
     max_refusals : int
         Under ``on_divergence="rollback"``, after this many consecutive
         refused steps the model is reset instead (``n_resets``): a model
@@ -173,7 +177,7 @@ class OnlineRNN(Checkpointable):
                  bptt_window=1, noisy_reference=False, adam_betas=(0.9, 0.999),
                  adam_eps=1e-8, on_invalid="raise", threads=1, on_divergence="raise",
                  max_weight=1e3, readout="perturbation", skip=None, bias=None,
-                 rls_forgetting=0.9995, rls_alpha=1e-2, output_bound=10.0, max_refusals=20,
+                 rls_forgetting=0.9995, rls_alpha=1e-2, output_bound=2.0, max_refusals=20,
                  input_scaling=1.0):
         self.n_inputs = _positive_int("n_inputs", n_inputs)
         self.n_hidden = _positive_int("n_hidden", n_hidden)
@@ -338,7 +342,7 @@ class OnlineRNN(Checkpointable):
         O, I = self.n_outputs, self.n_inputs
         self.readout, self.skip, self.bias = "perturbation", False, False
         self.rls_forgetting, self.rls_alpha = 0.9995, 1e-2
-        self.output_bound, self.max_refusals, self.input_scaling = 10.0, 20, 1.0
+        self.output_bound, self.max_refusals, self.input_scaling = 2.0, 20, 1.0
         self._refusals = 0
         self._C = np.zeros((O, I), dtype=self.dtype)
         self._c = np.zeros(O, dtype=self.dtype)
@@ -592,8 +596,10 @@ class OnlineRNN(Checkpointable):
                 self._refusals = 0
             if status != 1:  # a refused update; a dropped sample neither adds nor breaks a run
                 self._refusals += 1
-            if self.on_divergence == "rollback" and self._refusals >= self.max_refusals:
-                # stuck: every update refused; start again, and move on without learning
+            if self.on_divergence == "rollback" and (status == 3
+                                                     or self._refusals >= self.max_refusals):
+                # a useless prediction from the last good weights, or every update
+                # refused: there is nothing to roll back to; start again, move on
                 self.n_resets += 1
                 self._refusals = 0
                 self._reinitialise()
