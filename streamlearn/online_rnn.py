@@ -342,7 +342,7 @@ class OnlineRNN(Checkpointable):
         O, I = self.n_outputs, self.n_inputs
         self.readout, self.skip, self.bias = "perturbation", False, False
         self.rls_forgetting, self.rls_alpha = 0.9995, 1e-2
-        self.output_bound, self.max_refusals, self.input_scaling = 2.0, 20, 1.0
+        self.output_bound, self.max_refusals, self.input_scaling = None, 20, 1.0
         self._refusals = 0
         self._C = np.zeros((O, I), dtype=self.dtype)
         self._c = np.zeros(O, dtype=self.dtype)
