@@ -107,10 +107,10 @@ class OnlineRNN(Checkpointable):
         as it was before the step. "rollback" keeps the last good weights and
         goes on: the state advances without learning (as ``advance_one``),
         or, if the forward pass itself was not finite, the sample is dropped
-        like a skipped one (``n_rollbacks`` counts both). It resets the model
-        instead (and then advances it on the sample, ``n_resets``) when the
-        prediction was useless, or at the ``max_refusals``-th consecutive
-        refused update. "reset" draws fresh weights from the model's stream,
+        like a skipped one (``n_rollbacks`` counts every refused step). It
+        resets the model instead (and then advances it on the sample;
+        ``n_resets`` counts these too) when the prediction was useless, or at
+        the ``max_refusals``-th consecutive refused update. "reset" draws fresh weights from the model's stream,
         zeroes D's learning, the optimizer and the states, drops the sample
         and goes on (``n_resets``). See docs/reliability.md.
     max_weight : float
@@ -600,6 +600,7 @@ class OnlineRNN(Checkpointable):
                                                      or self._refusals >= self.max_refusals):
                 # a useless prediction from the last good weights, or every update
                 # refused: there is nothing to roll back to; start again, move on
+                self.n_rollbacks += 1  # a step the rollback policy refused, as any other
                 self.n_resets += 1
                 self._refusals = 0
                 self._reinitialise()
@@ -651,7 +652,9 @@ class OnlineRNN(Checkpointable):
         """Fresh weights from the model's stream, D = I, zero optimizer and states.
 
         C, c (and with "rls" the read-out W) restart at zero and P at
-        I / rls_alpha; the targets' range the output watch keeps stays.
+        I / rls_alpha; the targets' range the output watch keeps stays. The
+        fresh weights are clipped to +-max_weight (which only a tiny
+        max_weight can reach).
         """
         N, I, O = self.n_hidden, self.n_inputs, self.n_outputs
         self._A[:] = self._xavier(N, I) * self.dtype.type(getattr(self, "input_scaling", 1.0))
@@ -665,6 +668,8 @@ class OnlineRNN(Checkpointable):
         if self.readout == "rls":
             self._B[:] = 0.0
             self._P[:] = np.eye(self._P.shape[0]) / self.rls_alpha
+        for W in (self._A, self._R, self._B):  # the guard's bound holds for fresh weights too
+            np.clip(W, -self.max_weight, self.max_weight, out=W)
         self._counters[K.K_ADAM] = 0
         self.reset_state()
         self.refresh_bounds()
