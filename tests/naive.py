@@ -143,10 +143,10 @@ def gradient_estimates(method, W, xs, xsn, u, target, kind, sigma, noise, rls=Fa
             y, xs_new, xsn_new)
 
 
-def bp_backward(W, history, y, xs, target, u=None):
+def bp_backward(W, history, y, xs, target, u_t=None):
     """Truncated BPTT as the kernel does it: back through the stored
     ``history`` = [(u_j, xs_{j-1}, f'(alpha_j)), ...] (oldest first) with the
-    current weights; returns (dA, dR, dB), and with ``u`` (dA, dR, dB, dC, dc):
+    current weights; returns (dA, dR, dB), and with ``u_t`` (dA, dR, dB, dC, dc):
     the read-out's skip weights and bias get gy u^T and gy."""
     R, B, D = W["R"], W["B"], W["D"]
     gy = 2.0 * (y - target) / len(y)
@@ -159,8 +159,8 @@ def bp_backward(W, history, y, xs, target, u=None):
         dA += np.outer(g_alpha, u)
         dR += np.outer(g_alpha, xs_prev)
         g_xs = R.T @ g_alpha
-    if u is not None:
-        return dA, dR, dB, np.outer(gy, u), gy.copy()
+    if u_t is not None:
+        return dA, dR, dB, np.outer(gy, u_t), gy.copy()
     return dA, dR, dB
 
 
@@ -263,7 +263,7 @@ class NaiveRNN:
             if not learn:
                 self.xs = self.xsn = xs_new
                 return y
-            grads = bp_backward(W, self.history, y, xs_new, target, u=u)
+            grads = bp_backward(W, self.history, y, xs_new, target, u_t=u)
             if self.rls:
                 grads = grads[:2] + (None, None, None)
             xsn_new = xs_new
