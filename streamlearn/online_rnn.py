@@ -143,7 +143,12 @@ class OnlineRNN(Checkpointable):
         times the range of the targets seen so far outside that range, and
         as far from its own target, is refused (reason 3); under "rollback"
         the model is then reset (there is nothing better to roll back to).
-        ``None`` switches the watch off.
+        ``None`` (default) means 10 with ``on_divergence="raise"``, where a
+        refusal is an exception and only unmistakable divergence should make
+        one (an untrained network of sign units predicts several target
+        ranges wide), and 2 with "rollback" and "reset", where a refusal
+        costs a reset and a diverging model should be caught early.
+        ``float("inf")`` switches the watch off.
     max_refusals : int
         Under ``on_divergence="rollback"``, after this many consecutive
         refused steps the model is reset instead (``n_resets``): a model
@@ -177,7 +182,7 @@ class OnlineRNN(Checkpointable):
                  bptt_window=1, noisy_reference=False, adam_betas=(0.9, 0.999),
                  adam_eps=1e-8, on_invalid="raise", threads=1, on_divergence="raise",
                  max_weight=1e3, readout="perturbation", skip=None, bias=None,
-                 rls_forgetting=0.9995, rls_alpha=1e-2, output_bound=2.0, max_refusals=20,
+                 rls_forgetting=0.9995, rls_alpha=1e-2, output_bound=None, max_refusals=20,
                  input_scaling=1.0):
         self.n_inputs = _positive_int("n_inputs", n_inputs)
         self.n_hidden = _positive_int("n_hidden", n_hidden)
@@ -226,8 +231,12 @@ class OnlineRNN(Checkpointable):
             raise ValueError(f"rls_forgetting must be in (0, 1], got {rls_forgetting!r}")
         self.rls_forgetting = lam
         self.rls_alpha = _positive("rls_alpha", rls_alpha)
-        self.output_bound = None if output_bound is None else _positive("output_bound",
-                                                                        output_bound)
+        if output_bound is None:  # see the docstring: a refusal costs more under "raise"
+            output_bound = 10.0 if self.on_divergence == "raise" else 2.0
+        elif not (isinstance(output_bound, (int, float, np.integer, np.floating))
+                  and output_bound == np.inf):
+            output_bound = _positive("output_bound", output_bound)
+        self.output_bound = float(output_bound)
         self.max_refusals = _positive_int("max_refusals", max_refusals)
         self.input_scaling = _positive("input_scaling", input_scaling)
         self._refusals = 0  # consecutive refused steps
@@ -257,7 +266,7 @@ class OnlineRNN(Checkpointable):
         self._hyper[K.H_RLS_LAM] = self.rls_forgetting
         self._hyper[K.H_RLS_ALPHA] = self.rls_alpha
         self._hyper[K.H_RLS_PMAX] = 1e4 / self.rls_alpha
-        self._hyper[K.H_OUT_BOUND] = np.inf if self.output_bound is None else self.output_bound
+        self._hyper[K.H_OUT_BOUND] = self.output_bound
         self.refresh_bounds()
         self._config = np.array([METHODS[self.method], ACTIVATIONS[self.activation],
                                  int(self.decorrelation), OPTIMIZERS[self.optimizer],
@@ -342,7 +351,7 @@ class OnlineRNN(Checkpointable):
         O, I = self.n_outputs, self.n_inputs
         self.readout, self.skip, self.bias = "perturbation", False, False
         self.rls_forgetting, self.rls_alpha = 0.9995, 1e-2
-        self.output_bound, self.max_refusals, self.input_scaling = None, 20, 1.0
+        self.output_bound, self.max_refusals, self.input_scaling = np.inf, 20, 1.0
         self._refusals = 0
         self._C = np.zeros((O, I), dtype=self.dtype)
         self._c = np.zeros(O, dtype=self.dtype)

@@ -199,7 +199,7 @@ def test_useless_prediction_is_refused_with_a_reason():
     # a prediction that follows its target out of the range is not refused
     model.B[:] = 0.0
     model.learn_one([0.0], [0.0])
-    ok = OnlineRNN(1, 10, 1, seed=0, output_bound=None)
+    ok = OnlineRNN(1, 10, 1, seed=0, output_bound=float("inf"))
     ok.learn_many(U1, Y1)
     ok.B[:] = 100.0
     ok.learn_one([3.0], [0.0])  # the watch is off
@@ -207,13 +207,13 @@ def test_useless_prediction_is_refused_with_a_reason():
 
 def test_rollback_escalates_to_reset_after_max_refusals():
     model = OnlineRNN(1, 30, 1, method="anp", lr=3e-2, seed=0, max_weight=0.8,
-                      on_divergence="rollback", max_refusals=3, output_bound=None)
+                      on_divergence="rollback", max_refusals=3, output_bound=np.inf)
     P = model.learn_many(U, Y)
     assert len(P) == len(U)
     assert model.n_resets > 0 and model.n_rollbacks > 0
     # learn_one over the same stream takes the same decisions
     again = OnlineRNN(1, 30, 1, method="anp", lr=3e-2, seed=0, max_weight=0.8,
-                      on_divergence="rollback", max_refusals=3, output_bound=None)
+                      on_divergence="rollback", max_refusals=3, output_bound=np.inf)
     Q = np.array([again.learn_one(u, y) for u, y in zip(U, Y)])
     np.testing.assert_array_equal(P, Q)
     assert (again.n_resets, again.n_rollbacks) == (model.n_resets, model.n_rollbacks)
