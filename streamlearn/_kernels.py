@@ -18,8 +18,18 @@ Buffers (shapes with N hidden, I inputs, O outputs, K = bptt window):
 - ``rng`` uint64[4]: the model's random stream (``_random.py``).
 - ``counters`` int64[3]: Adam step, next history slot, history fill.
 - ``hyper`` float64[6]: lr, lr_decorrelation, sigma, adam beta1, beta2, eps.
-- ``config`` int64[6]: method, activation, decorrelation, optimizer,
-  noisy_reference, K.
+- ``config`` int64[9]: method, activation, decorrelation, optimizer,
+  noisy_reference, K, skip, bias, read-out (PERTURBATION or RLS).
+
+The fast path's read-out extensions (``_step_fast``): ``C`` (O, I) and ``cb``
+(O,) the read-out's skip weights and bias (eq. 1b; zero and unused without
+skip / bias); ``moments_out`` Adam's moments of C and c; ``P`` (M, M) float64
+the least-squares read-out's inverse correlation matrix (eq. 11, M = N +
+I * skip + bias; 0 x 0 otherwise), ``P_spare`` its scratch copy for the exact
+guard, ``rls_work`` (N_RLS_WORK, M) float64 scratch (z, gain, q, a row of W);
+``watch`` (2, O) float64 the running min and max of each output's targets
+(the output watch, ``_outside_watch``). ``counters`` then has N_COUNTERS
+slots and ``hyper`` N_HYPER.
 """
 
 import numpy as np
