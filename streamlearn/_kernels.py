@@ -18,14 +18,25 @@ Buffers (shapes with N hidden, I inputs, O outputs, K = bptt window):
 - ``rng`` uint64[4]: the model's random stream (``_random.py``).
 - ``counters`` int64[3]: Adam step, next history slot, history fill.
 - ``hyper`` float64[6]: lr, lr_decorrelation, sigma, adam beta1, beta2, eps.
-- ``config`` int64[6]: method, activation, decorrelation, optimizer,
-  noisy_reference, K.
+- ``config`` int64[9]: method, activation, decorrelation, optimizer,
+  noisy_reference, K, skip, bias, read-out (PERTURBATION or RLS).
+
+The fast path's read-out extensions (``_step_fast``): ``C`` (O, I) and ``cb``
+(O,) the read-out's skip weights and bias (eq. 1b; zero and unused without
+skip / bias); ``moments_out`` Adam's moments of C and c; ``P`` (M, M) float64
+the least-squares read-out's inverse correlation matrix (eq. 11, M = N +
+I * skip + bias; 0 x 0 otherwise), ``P_spare`` its scratch copy for the exact
+guard, ``rls_work`` (N_RLS_WORK, M) float64 scratch (z, gain, q, a row of W);
+``watch`` (2, O) float64 the running min and max of each output's targets
+(the output watch, ``_outside_watch``). ``counters`` then has N_COUNTERS
+slots and ``hyper`` N_HYPER.
 """
 
 import numpy as np
 from numba import njit, prange
 
 from ._random import _fill_normal
+from ._rls import _rls_apply, _rls_gain, _rls_restart
 
 # config codes
 ANP, NP, WP, BP = 0, 1, 2, 3
@@ -37,11 +48,27 @@ H_LR, H_LR_DEC, H_SIGMA, H_BETA1, H_BETA2, H_EPS = 0, 1, 2, 3, 4, 5
 # divergence guard: the bound on |weight|, and running upper bounds on max |A, R, B|
 # and max |D| (see _guard_commit)
 H_MAX_WEIGHT, H_WMAX, H_DMAX = 6, 7, 8
-N_HYPER = 9
+# the least-squares read-out: forgetting factor, P0 = I / alpha, wind-up cap on diag P;
+# the output watch: a prediction beyond H_OUT_BOUND spans of the targets' range is refused
+H_RLS_LAM, H_RLS_ALPHA, H_RLS_PMAX, H_OUT_BOUND = 9, 10, 11, 12
+N_HYPER = 13
 # config slots
 C_METHOD, C_ACT, C_DECOR, C_OPT, C_NOISY_REF, C_WINDOW = 0, 1, 2, 3, 4, 5
-# counter slots
-K_ADAM, K_POS, K_FILL = 0, 1, 2
+# read-out: skip connection C u, bias c, and which read-out (PERTURBATION or RLS)
+C_SKIP, C_BIAS, C_READOUT = 6, 7, 8
+N_CONFIG = 9
+PERTURBATION, RLS = 0, 1
+# counter slots; K_SEEN counts the targets the output watch has seen, K_RLS_RESTART
+# the restarts of P after a loss of positive-definiteness
+K_ADAM, K_POS, K_FILL, K_SEEN, K_RLS_RESTART = 0, 1, 2, 3, 4
+N_COUNTERS = 5
+# the output watch starts after this many targets
+WATCH_WARMUP = 100
+# rows of the watch array: running min and max of each output's targets
+Y_MIN, Y_MAX = 0, 1
+# rows of rls_work (float64, length M = N + I * skip + bias)
+R_Z, R_GAIN, R_Q, R_W = 0, 1, 2, 3
+N_RLS_WORK = 4
 
 # rows of work_n
 W_ALPHA, W_ALPHAN, W_X, W_XN, W_XS, W_XSN, W_XI, W_XI0, W_GA, W_TMP, W_TMP2 = range(11)
@@ -569,11 +596,11 @@ _MAX_GRADIENT = 1e18
 
 
 @njit(cache=True)
-def _guard_commit(A, RT, B, DT, hyper, delta, decor, xs_new):
+def _guard_commit(A, RT, B, C, cb, DT, hyper, delta, decor, xs_new):
     """May an update that moves no weight by more than ``delta`` be committed?
 
     Yes when every weight provably stays within hyper[H_MAX_WEIGHT]. The running
-    bounds H_WMAX (max |A, R, B|) and H_DMAX (max |D|) only grow by each
+    bounds H_WMAX (max |A, R, B, C, c|) and H_DMAX (max |D|) only grow by each
     committed step's worst case; when a bound would cross the limit the exact
     maximum is rescanned (one read of the matrices) and the test repeated.
     The decorrelation step (eq. 10) changes D_ij by at most
@@ -586,7 +613,7 @@ def _guard_commit(A, RT, B, DT, hyper, delta, decor, xs_new):
     wmax = hyper[H_WMAX]
     dmax = hyper[H_DMAX]
     if wmax + delta > limit:
-        wmax = max(_absmax2(A), _absmax2(RT), _absmax2(B))
+        wmax = max(_absmax2(A), _absmax2(RT), _absmax2(B), _absmax2(C), _absmax(cb))
         if not wmax + delta <= limit:
             return False  # the bounds stay as they were: a refused step changes nothing
     growth = 1.0
@@ -1041,11 +1068,15 @@ def _forward_fast(A, RT, B, DT, moments, wp_noise, state, work_n, work_o, rng, c
     if wp:
         _fill_normal(rng, wp_noise, sigma)
     elif twins:
+        # the least-squares read-out has no output noise (docs/algorithms.md, eq. 12)
+        rls = config[C_READOUT] == RLS
         _fill_normal(rng, xi, sigma)
-        _fill_normal(rng, nu, sigma)
+        if not rls:
+            _fill_normal(rng, nu, sigma)
         if config[C_NOISY_REF] != 0:
             _fill_normal(rng, xi0, sigma)
-            _fill_normal(rng, nu0, sigma)
+            if not rls:
+                _fill_normal(rng, nu0, sigma)
 
     fused = _apply_pending_ar(A, RT, O, pend_g, pend_p, pend_u, pend_k, work_n, moments, counters,
                               hyper, config, True)
@@ -1098,15 +1129,193 @@ def _forward_fast(A, RT, B, DT, moments, wp_noise, state, work_n, work_o, rng, c
 
 
 @njit(cache=True)
+def _readout_extra(C, cb, u, skip, bias, y):
+    """y += C u (with ``skip``) and y += c (with ``bias``): eq. 1b's input and bias terms."""
+    I = u.shape[0]
+    for o in range(y.shape[0]):
+        s = y[o]
+        if skip:
+            for k in range(I):
+                s += C[o, k] * u[k]
+        if bias:
+            s += cb[o]
+        y[o] = s
+
+
+@njit(cache=True)
+def _readout_extra_wp(C, cb, xiC, xic, u, skip, bias, y, yn):
+    """Eq. 1b and 7b: y += C u + c and yn += (C + xiC) u + (c + xic)."""
+    I = u.shape[0]
+    for o in range(y.shape[0]):
+        s = y[o]
+        n = yn[o]
+        if skip:
+            for k in range(I):
+                c = C[o, k]
+                s += c * u[k]
+                n += (c + xiC[o, k]) * u[k]
+        if bias:
+            s += cb[o]
+            n += cb[o] + xic[o]
+        y[o] = s
+        yn[o] = n
+
+
+@njit(cache=True)
+def _regressor(xs, u, skip, bias, z):
+    """The least-squares read-out's regressor z = [xs, u, 1] (eq. 11); u and 1 only
+    with ``skip`` and ``bias``."""
+    N = xs.shape[0]
+    for i in range(N):
+        z[i] = xs[i]
+    m = N
+    if skip:
+        for k in range(u.shape[0]):
+            z[m + k] = u[k]
+        m += u.shape[0]
+    if bias:
+        z[m] = 1.0
+
+
+@njit(cache=True)
+def _max_diag(P):
+    m = 0.0
+    for i in range(P.shape[0]):
+        if P[i, i] > m:
+            m = P[i, i]
+    return m
+
+
+@njit(cache=True)
+def _rls_readout_gain(P, z, gain, q, hyper, counters):
+    """(R1), (R2) of ``_rls.py`` for this step's regressor; P restarts at I / alpha
+    (counted in K_RLS_RESTART) when it has lost positive-definiteness.
+
+    Returns False when even the restarted P gives no gain (z too large for d to
+    be finite); P is then I / alpha and the read-out does not move this step.
+    """
+    lam = hyper[H_RLS_LAM]
+    pmax = hyper[H_RLS_PMAX]
+    if _rls_gain(P, z, lam, pmax, gain, q):
+        return True
+    _rls_restart(P, hyper[H_RLS_ALPHA])
+    counters[K_RLS_RESTART] += 1
+    return _rls_gain(P, z, lam, pmax, gain, q)
+
+
+@njit(cache=True)
+def _rls_readout_apply(B, C, cb, z, gain, w, target, skip, bias):
+    """(R3) of ``_rls.py`` for each output o on the row W_o = [B_o, C_o, c_o]."""
+    N = B.shape[1]
+    I = C.shape[1]
+    for o in range(B.shape[0]):
+        for i in range(N):
+            w[i] = B[o, i]
+        m = N
+        if skip:
+            for k in range(I):
+                w[m + k] = C[o, k]
+            m += I
+        if bias:
+            w[m] = cb[o]
+        _rls_apply(w, z, gain, target[o])
+        for i in range(N):
+            B[o, i] = w[i]
+        if skip:
+            for k in range(I):
+                C[o, k] = w[N + k]
+        if bias:
+            cb[o] = w[m]
+
+
+@njit(cache=True)
+def _update_vector(w, g, scale, lr, opt, M, V, hyper, t):
+    """w -= lr * step(scale * g): the bias c's update, as ``_update_dense``."""
+    if opt == SGD:
+        f = lr * scale
+        for i in range(w.shape[0]):
+            w[i] -= f * g[i]
+        return
+    b1, b2, bc1, bc2 = _adam_coefficients(hyper, t)
+    eps = hyper[H_EPS]
+    for i in range(w.shape[0]):
+        s = scale * g[i]
+        m = b1 * M[i] + (1.0 - b1) * s
+        v = b2 * V[i] + (1.0 - b2) * s * s
+        M[i] = m
+        V[i] = v
+        w[i] -= lr * (m / bc1) / (np.sqrt(v / bc2) + eps)
+
+
+@njit(cache=True)
+def _split_out_moments(moments_out, O, I):
+    """Adam's moments of C (O, I) and c (O,): mC, vC, mc, vc (empty without Adam)."""
+    if moments_out.shape[0] == 0:
+        e = moments_out[0:0]
+        return e.reshape((0, 0)), e.reshape((0, 0)), e, e
+    nC = O * I
+    half = nC + O
+    mC = moments_out[0:nC].reshape((O, I))
+    mc = moments_out[nC:half]
+    vC = moments_out[half:half + nC].reshape((O, I))
+    vc = moments_out[half + nC:2 * half]
+    return mC, vC, mc, vc
+
+
+@njit(cache=True)
+def _outside_watch(y, target, watch, hyper, counters):
+    """Is a prediction useless: more than k = H_OUT_BOUND spans outside its targets'
+    running range, and more than k spans from its own target?
+
+    Only once WATCH_WARMUP targets have been seen; the span is max - min of the
+    targets seen. The second test spares a prediction that follows its target
+    out of the range seen so far. An output whose targets have all been equal
+    has no scale to judge by and is not watched.
+    """
+    k = hyper[H_OUT_BOUND]
+    if counters[K_SEEN] < WATCH_WARMUP or not k < np.inf:
+        return False
+    for o in range(y.shape[0]):
+        lo = watch[Y_MIN, o]
+        hi = watch[Y_MAX, o]
+        span = hi - lo
+        if not span > 0.0:
+            continue
+        if (y[o] > hi + k * span or y[o] < lo - k * span) and abs(y[o] - target[o]) > k * span:
+            return True
+    return False
+
+
+@njit(cache=True)
+def _watch_targets(target, watch, counters):
+    if counters[K_SEEN] == 0:
+        for o in range(target.shape[0]):
+            watch[Y_MIN, o] = target[o]
+            watch[Y_MAX, o] = target[o]
+    else:
+        for o in range(target.shape[0]):
+            if target[o] < watch[Y_MIN, o]:
+                watch[Y_MIN, o] = target[o]
+            if target[o] > watch[Y_MAX, o]:
+                watch[Y_MAX, o] = target[o]
+    counters[K_SEEN] += 1
+
+
+@njit(cache=True)
 def _step_fast(A, RT, B, DT, moments, wp_noise, history, state, work_n, work_o, work_k,
                rng, counters, hyper, config, pend_g, pend_p, pend_u, pend_k, u, target, y_out,
-               learn, nthreads):
+               learn, nthreads, C, cb, moments_out, P, P_spare, rls_work, watch):
     """``_step`` on transposed R and D with pending updates: the same numbers.
 
+    Also the read-out extensions of docs/algorithms.md: the skip connection C u
+    and bias c (eq. 1b), and the least-squares read-out (eqs. 11-12, ``_rls.py``).
+
     Returns 0 when the step is committed. A step whose forward pass is not
-    finite returns 1, and one whose update fails the divergence guard
-    (``_guard_commit``) returns 2; either way nothing of it is committed: the
-    weights, states, counters, history and random stream are as before it.
+    finite returns 1, one whose update fails the divergence guard
+    (``_guard_commit``) returns 2, and a learning step whose prediction is far
+    outside the targets' running range (``_outside_watch``) returns 3; in every
+    refused case nothing of the step is committed: the weights, P, states,
+    counters, history, watch and random stream are as before it.
     """
     N, I = A.shape
     r0, r1, r2, r3 = rng[0], rng[1], rng[2], rng[3]
@@ -1116,6 +1325,9 @@ def _step_fast(A, RT, B, DT, moments, wp_noise, history, state, work_n, work_o, 
     act = config[C_ACT]
     decor = config[C_DECOR] != 0
     opt = config[C_OPT]
+    skip = config[C_SKIP] != 0
+    bias = config[C_BIAS] != 0
+    rls = config[C_READOUT] == RLS
     sigma = hyper[H_SIGMA]
     lr = hyper[H_LR]
     twins = learn and method != BP
@@ -1140,16 +1352,26 @@ def _step_fast(A, RT, B, DT, moments, wp_noise, history, state, work_n, work_o, 
     nu0 = work_o[W_NU0]
     gb = work_o[W_GB]
     db = work_o[W_DB]
+    nA = N * I
+    nR = N * N
+    nB = O * N
     if wp_noise.shape[0] > 0:
-        nA = N * I
-        nR = N * N
         xiA = wp_noise[0:nA].reshape((N, I))
         xiR = wp_noise[nA:nA + nR].reshape((N, N))
-        xiB = wp_noise[nA + nR:nA + nR + O * N].reshape((O, N))
     else:
-        xiA = xiR = xiB = wp_noise.reshape((0, 0))
+        xiA = xiR = wp_noise.reshape((0, 0))
+    # WP's read-out noise (xiB, then xiC, xic) exists only with the perturbation read-out
+    if wp_noise.shape[0] > nA + nR:
+        xiB = wp_noise[nA + nR:nA + nR + nB].reshape((O, N))
+        off = nA + nR + nB
+        xiC = wp_noise[off:off + O * I if skip else off].reshape((O, I if skip else 0))
+        off2 = off + O * I if skip else off
+        xic = wp_noise[off2:off2 + O if bias else off2]
+    else:
+        xiB = xiC = wp_noise[0:0].reshape((0, 0))
+        xic = wp_noise[0:0]
 
-    if twins and method == WP:
+    if twins and method == WP and not rls:
         for o in range(O):
             c = 0.0
             n = 0.0
@@ -1159,19 +1381,30 @@ def _step_fast(A, RT, B, DT, moments, wp_noise, history, state, work_n, work_o, 
                 n += (b + xiB[o, j]) * xsn_new[j]
             y[o] = c
             yn[o] = n
+        if skip or bias:
+            _readout_extra_wp(C, cb, xiC, xic, u, skip, bias, y, yn)
     elif twins:
         _matvec_twins(B, xs_new, xsn_new, y, yn)
-        for o in range(O):
-            y[o] += nu0[o]
-            yn[o] += nu[o]
+        if skip or bias:
+            _readout_extra(C, cb, u, skip, bias, y)
+            _readout_extra(C, cb, u, skip, bias, yn)
+        if not rls:  # eq. 3's output noise; the least-squares read-out has none
+            for o in range(O):
+                y[o] += nu0[o]
+                yn[o] += nu[o]
     else:
         _matvec(B, xs_new, y)
+        if skip or bias:
+            _readout_extra(C, cb, u, skip, bias, y)
     for o in range(O):
         y_out[o] = y[o]
     if not (_all_finite(y) and _all_finite(xs_new)
             and (not twins or (_all_finite(yn) and _all_finite(xsn_new)))):
         rng[0], rng[1], rng[2], rng[3] = r0, r1, r2, r3
         return 1
+    if learn and _outside_watch(y, target, watch, hyper, counters):
+        rng[0], rng[1], rng[2], rng[3] = r0, r1, r2, r3
+        return 3
 
     if method == BP:
         K = config[C_WINDOW]
@@ -1190,8 +1423,15 @@ def _step_fast(A, RT, B, DT, moments, wp_noise, history, state, work_n, work_o, 
 
     if learn:
         mA, vA, mR, vR, mB, vB = _split_moments(moments, N, I, O)
+        mC, vC, mc, vc = _split_out_moments(moments_out, O, I)
         t = counters[K_ADAM] + 1
         adam_bound = lr * _adam_step_bound(hyper, t) if opt == ADAM else 0.0
+        # the largest presynaptic factor of the read-out (xs_t, u_t, 1)
+        p_out = _absmax(xs_new)
+        if skip:
+            p_out = max(p_out, _absmax(u))
+        if bias:
+            p_out = max(p_out, 1.0)
         if method == WP:
             dl = _sq_loss(yn, target) - _sq_loss(y, target)
             scale = dl / (sigma * sigma)
@@ -1205,7 +1445,7 @@ def _step_fast(A, RT, B, DT, moments, wp_noise, history, state, work_n, work_o, 
             for q in range(k):
                 g_ar += _absmax(work_k[q]) * max(_absmax(history[q, 0:I]),
                                                  _absmax(history[q, I:I + N]))
-            g = max(g_ar, _absmax(gb) * _absmax(xs_new))
+            g = max(g_ar, _absmax(gb) * p_out) if not rls else g_ar
             delta = adam_bound if opt == ADAM else lr * g
         else:
             dl = _sq_loss(yn, target) - _sq_loss(y, target)
@@ -1213,18 +1453,55 @@ def _step_fast(A, RT, B, DT, moments, wp_noise, history, state, work_n, work_o, 
                 f = dl / (sigma * sigma)
                 for i in range(N):
                     ga[i] = f * xi[i]
-                for o in range(O):
-                    gb[o] = f * nu[o]
+                if not rls:
+                    for o in range(O):
+                        gb[o] = f * nu[o]
             else:
                 for i in range(N):
                     tmp[i] = alphan[i] - alpha[i]
                 _scaled_direction(tmp, N * dl, ga)
-                for o in range(O):
-                    db[o] = yn[o] - y[o]
-                _scaled_direction(db, O * dl, gb)
-            g = max(_absmax(ga) * max(_absmax(u), _absmax(xs)), _absmax(gb) * _absmax(xs_new))
+                if not rls:
+                    for o in range(O):
+                        db[o] = yn[o] - y[o]
+                    _scaled_direction(db, O * dl, gb)
+            g = _absmax(ga) * max(_absmax(u), _absmax(xs))
+            if not rls:
+                g = max(g, _absmax(gb) * p_out)
             delta = adam_bound if opt == ADAM else lr * g
-        if not (g <= _MAX_GRADIENT and _guard_commit(A, RT, B, DT, hyper, delta, decor, xs_new)):
+        rls_ok = True
+        if rls:
+            # the read-out's change is |g_i| |e| with |g_i| = |(P z)_i| / (lam + z'Pz)
+            # <= sqrt(P_ii) / (2 sqrt(lam)) (Cauchy-Schwarz in P's inner product)
+            z = rls_work[R_Z]
+            gain = rls_work[R_GAIN]
+            _regressor(xs_new, u, skip, bias, z)
+            e_max = 0.0
+            for o in range(O):
+                e_max = max(e_max, abs(target[o] - y[o]))
+            p_diag = max(_max_diag(P), 1.0 / hyper[H_RLS_ALPHA])
+            d_rls = e_max * np.sqrt(p_diag / hyper[H_RLS_LAM]) / 2.0
+            ok = g <= _MAX_GRADIENT and _guard_commit(A, RT, B, C, cb, DT, hyper,
+                                                       max(delta, d_rls), decor, xs_new)
+            if ok:
+                rls_ok = _rls_readout_gain(P, z, gain, rls_work[R_Q], hyper, counters)
+            elif g <= _MAX_GRADIENT:
+                # the a priori bound is loose: try the exact gain on a spare P
+                restarts = counters[K_RLS_RESTART]
+                for i in range(P.shape[0]):
+                    P_spare[i] = P[i]
+                rls_ok = _rls_readout_gain(P_spare, z, gain, rls_work[R_Q], hyper, counters)
+                d_rls = _absmax(gain) * e_max * (1.0 + 1e-9) if rls_ok else 0.0
+                ok = _guard_commit(A, RT, B, C, cb, DT, hyper, max(delta, d_rls), decor,
+                                   xs_new)
+                if ok:
+                    for i in range(P.shape[0]):
+                        P[i] = P_spare[i]
+                else:
+                    counters[K_RLS_RESTART] = restarts  # nothing of the step is committed
+        else:
+            ok = g <= _MAX_GRADIENT and _guard_commit(A, RT, B, C, cb, DT, hyper, delta,
+                                                       decor, xs_new)
+        if not ok:
             rng[0], rng[1], rng[2], rng[3] = r0, r1, r2, r3
             if method == BP:
                 history[pos] = history[config[C_WINDOW]]
@@ -1238,24 +1515,38 @@ def _step_fast(A, RT, B, DT, moments, wp_noise, history, state, work_n, work_o, 
         if method == WP:
             _update_dense(A, xiA, scale, lr, opt, mA, vA, hyper, t)
             _update_dense_t(RT, xiR, scale, lr, opt, mR, vR, hyper, t)
-            _update_dense(B, xiB, scale, lr, opt, mB, vB, hyper, t)
-        elif method == BP:
-            for q in range(k):
-                pend_g[q] = work_k[q]
-                pend_u[q] = history[q, 0:I]
-                pend_p[q] = history[q, I:I + N]
-            pend_k[0] = k
-            _update_lowrank(B, gb.reshape((1, O)), xs_new.reshape((1, N)), 1,
-                            lr, opt, mB, vB, hyper, t)
+            if not rls:
+                _update_dense(B, xiB, scale, lr, opt, mB, vB, hyper, t)
+                if skip:
+                    _update_dense(C, xiC, scale, lr, opt, mC, vC, hyper, t)
+                if bias:
+                    _update_vector(cb, xic, scale, lr, opt, mc, vc, hyper, t)
         else:
-            pend_g[0] = ga
-            pend_u[0] = u
-            pend_p[0] = xs
-            pend_k[0] = 1
-            _update_lowrank(B, gb.reshape((1, O)), xs_new.reshape((1, N)), 1,
-                            lr, opt, mB, vB, hyper, t)
+            if method == BP:
+                for q in range(k):
+                    pend_g[q] = work_k[q]
+                    pend_u[q] = history[q, 0:I]
+                    pend_p[q] = history[q, I:I + N]
+                pend_k[0] = k
+            else:
+                pend_g[0] = ga
+                pend_u[0] = u
+                pend_p[0] = xs
+                pend_k[0] = 1
+            if not rls:
+                _update_lowrank(B, gb.reshape((1, O)), xs_new.reshape((1, N)), 1,
+                                lr, opt, mB, vB, hyper, t)
+                if skip:
+                    _update_lowrank(C, gb.reshape((1, O)), u.reshape((1, I)), 1,
+                                    lr, opt, mC, vC, hyper, t)
+                if bias:
+                    _update_vector(cb, gb, 1.0, lr, opt, mc, vc, hyper, t)
+        if rls and rls_ok:
+            _rls_readout_apply(B, C, cb, rls_work[R_Z], rls_work[R_GAIN], rls_work[R_W],
+                               target, skip, bias)
         if decor:
             pend_k[1] = 1
+        _watch_targets(target, watch, counters)
 
     xs[:] = xs_new
     if twins:
@@ -1308,7 +1599,7 @@ def _flush_fast(A, RT, B, DT, moments, state, work_n, counters, hyper, config,
 @njit(cache=True)
 def _run_fast(A, RT, B, DT, moments, wp_noise, history, state, work_n, work_o, work_k,
               rng, counters, hyper, config, pend_g, pend_p, pend_u, pend_k, U, Y, out, xs_out,
-              learn, nthreads):
+              learn, nthreads, C, cb, moments_out, P, P_spare, rls_work, watch):
     """``_run`` on the fast path; the weights are current when it returns.
 
     Stops at the first step that is not committed (see ``_step_fast``) and
@@ -1320,7 +1611,8 @@ def _run_fast(A, RT, B, DT, moments, wp_noise, history, state, work_n, work_o, w
     for t in range(U.shape[0]):
         status = _step_fast(A, RT, B, DT, moments, wp_noise, history, state, work_n, work_o,
                             work_k, rng, counters, hyper, config, pend_g, pend_p, pend_u,
-                            pend_k, U[t], Y[t], out[t], learn, nthreads)
+                            pend_k, U[t], Y[t], out[t], learn, nthreads, C, cb, moments_out,
+                            P, P_spare, rls_work, watch)
         if status != 0:
             stop = t
             break
@@ -1332,7 +1624,7 @@ def _run_fast(A, RT, B, DT, moments, wp_noise, history, state, work_n, work_o, w
 
 
 @njit(cache=True)
-def _predict_fast(A, RT, B, DT, state, work_n, config, u, out):
+def _predict_fast(A, RT, B, DT, state, work_n, config, u, out, C, cb):
     """``_predict`` on transposed R and D (nothing pending between calls)."""
     N, I = A.shape
     alpha = work_n[W_ALPHA]
@@ -1356,6 +1648,10 @@ def _predict_fast(A, RT, B, DT, state, work_n, config, u, out):
     else:
         xs_new[:] = x
     _matvec(B, xs_new, out)
+    skip = config[C_SKIP] != 0
+    bias = config[C_BIAS] != 0
+    if skip or bias:
+        _readout_extra(C, cb, u, skip, bias, out)
 
 
 # ---------------------------------------------------------------------------

@@ -12,6 +12,7 @@ METHODS = {"anp": K.ANP, "np": K.NP, "wp": K.WP, "bp": K.BP}
 ACTIVATIONS = {"tanh": K.TANH, "relu": K.RELU, "identity": K.IDENTITY, "sign": K.SIGN}
 NON_DIFFERENTIABLE = {"sign"}
 OPTIMIZERS = {"sgd": K.SGD, "adam": K.ADAM}
+READOUTS = {"perturbation": K.PERTURBATION, "rls": K.RLS}
 
 #: Learning rate used when ``lr=None``, by (method, optimizer). Chosen on the
 #: Mackey-Glass stream (docs/algorithms.md, "Defaults").
@@ -38,7 +39,9 @@ class DivergenceError(FloatingPointError):
 
 
 _REASONS = {1: "the forward pass gave a non-finite state or output",
-            2: "the update would make a weight non-finite or exceed max_weight"}
+            2: "the update would make a weight non-finite or exceed max_weight",
+            3: "the prediction is more than output_bound times the targets' range "
+               "outside the range of the targets seen so far, and as far from its target"}
 
 
 class OnlineRNN(Checkpointable):
@@ -97,18 +100,62 @@ class OnlineRNN(Checkpointable):
         programming error and always raise ``ValueError``.
     on_divergence : {"raise", "rollback", "reset"}
         What a step does when the divergence guard refuses it: a forward pass
-        with a non-finite state or output, or an update that would make a
-        weight non-finite or larger than ``max_weight`` in magnitude. Nothing
-        of a refused step is committed. "raise" (default) raises
-        ``DivergenceError`` with the model as it was before the step.
-        "rollback" keeps the last good weights and goes on: the state advances
-        without learning (as ``advance_one``), or, if the forward pass itself
-        was not finite, the sample is dropped like a skipped one
-        (``n_rollbacks`` counts both). "reset" draws fresh weights from the
-        model's stream, zeroes D's learning, the optimizer and the states,
-        drops the sample and goes on (``n_resets``). See docs/reliability.md.
+        with a non-finite state or output, an update that would make a weight
+        non-finite or larger than ``max_weight`` in magnitude, or a useless
+        prediction (see ``output_bound``). Nothing of a refused step is
+        committed. "raise" (default) raises ``DivergenceError`` with the model
+        as it was before the step. "rollback" keeps the last good weights and
+        goes on: the state advances without learning (as ``advance_one``),
+        or, if the forward pass itself was not finite, the sample is dropped
+        like a skipped one (``n_rollbacks`` counts every refused step). It
+        resets the model instead (and then advances it on the sample;
+        ``n_resets`` counts these too) when the prediction was useless, or at
+        the ``max_refusals``-th consecutive refused update. "reset" draws fresh weights from the model's stream,
+        zeroes D's learning, the optimizer and the states, drops the sample
+        and goes on (``n_resets``). See docs/reliability.md.
     max_weight : float
-        The guard's bound on the magnitude of any weight (A, R, B, D).
+        The guard's bound on the magnitude of any weight (A, R, B, C, c, D).
+    readout : {"perturbation", "rls"}
+        How the read-out learns. "perturbation" (default, the paper): by the
+        method's rule, like A and R. "rls": recursive least squares with
+        forgetting on z_t = [xs_t, u_t, 1] (eq. 11), O((N + I)^2) per step;
+        A, R (and D) still learn by the method's rule from dl_t of the twins,
+        whose outputs both come from the least-squares read-out, with no
+        output noise (eq. 12). With "rls" the read-out starts at zero.
+    skip, bias : bool or None
+        Give the read-out a skip connection from the input (y += C u) and a
+        bias (y += c), eq. 1b. ``None`` means True with ``readout="rls"`` and
+        False with "perturbation" (the paper's y = B xs). With the
+        perturbation read-out, C and c start at zero and learn by the same
+        rule as B (eq. 5b); for "wp" they are perturbed like every weight.
+    rls_forgetting : float in (0, 1]
+        The forgetting factor lambda of "rls": a memory of about
+        1 / (1 - lambda) samples. The default 0.9995 (2,000 samples) is
+        several times the number of regressors of a 500-unit network, so the
+        estimate is well conditioned, and short enough to follow a hidden
+        representation that A, R and D keep changing.
+    rls_alpha : float
+        Ridge of the start of "rls": P_0 = I / rls_alpha. P's diagonal is
+        capped at 1e4 / rls_alpha (no wind-up beyond 1e4 times the prior).
+    output_bound : float or None
+        The divergence guard's watch on the outputs: after 100 learning steps,
+        a learning step whose prediction lies more than ``output_bound``
+        times the range of the targets seen so far outside that range, and
+        as far from its own target, is refused (reason 3); under "rollback"
+        the model is then reset (there is nothing better to roll back to).
+        ``None`` (default) means 10 with ``on_divergence="raise"``, where a
+        refusal is an exception and only unmistakable divergence should make
+        one (an untrained network of sign units predicts several target
+        ranges wide), and 2 with "rollback" and "reset", where a refusal
+        costs a reset and a diverging model should be caught early.
+        ``float("inf")`` switches the watch off.
+    max_refusals : int
+        Under ``on_divergence="rollback"``, after this many consecutive
+        refused steps the model is reset instead (``n_resets``): a model
+        whose every update is refused is stuck, not recovering.
+    input_scaling : float
+        Multiplies the Xavier-normal initial A (opt-in reservoir-style input
+        gain; 1.0 is the paper's network and leaves the random stream as is).
     threads : int
         Threads for the N x N passes of a step (1 = single-threaded); the
         results are bit-identical to ``threads=1``. On the 2-core machine of
@@ -134,7 +181,9 @@ class OnlineRNN(Checkpointable):
                  optimizer="sgd", activation="tanh", seed=None, dtype=np.float64,
                  bptt_window=1, noisy_reference=False, adam_betas=(0.9, 0.999),
                  adam_eps=1e-8, on_invalid="raise", threads=1, on_divergence="raise",
-                 max_weight=1e3):
+                 max_weight=1e3, readout="perturbation", skip=None, bias=None,
+                 rls_forgetting=0.9995, rls_alpha=1e-2, output_bound=None, max_refusals=20,
+                 input_scaling=1.0):
         self.n_inputs = _positive_int("n_inputs", n_inputs)
         self.n_hidden = _positive_int("n_hidden", n_hidden)
         self.n_outputs = _positive_int("n_outputs", n_outputs)
@@ -173,25 +222,56 @@ class OnlineRNN(Checkpointable):
         self.n_rollbacks = 0
         self.n_resets = 0
         self.threads = _positive_int("threads", threads)
+        self.readout = _choice("readout", readout, READOUTS)
+        rls = self.readout == "rls"
+        self.skip = rls if skip is None else _flag("skip", skip)
+        self.bias = rls if bias is None else _flag("bias", bias)
+        lam = _positive("rls_forgetting", rls_forgetting)
+        if lam > 1.0:
+            raise ValueError(f"rls_forgetting must be in (0, 1], got {rls_forgetting!r}")
+        self.rls_forgetting = lam
+        self.rls_alpha = _positive("rls_alpha", rls_alpha)
+        if output_bound is None:  # see the docstring: a refusal costs more under "raise"
+            output_bound = 10.0 if self.on_divergence == "raise" else 2.0
+        elif not (isinstance(output_bound, (int, float, np.integer, np.floating))
+                  and output_bound == np.inf):
+            output_bound = _positive("output_bound", output_bound)
+        self.output_bound = float(output_bound)
+        self.max_refusals = _positive_int("max_refusals", max_refusals)
+        self.input_scaling = _positive("input_scaling", input_scaling)
+        self._refusals = 0  # consecutive refused steps
         self.seed = fresh_seed() if seed is None else int(seed)
 
         self._rng = seed_state(self.seed)
         N, I, O = self.n_hidden, self.n_inputs, self.n_outputs
         self._A = self._xavier(N, I)
+        if self.input_scaling != 1.0:
+            self._A *= self.dtype.type(self.input_scaling)
         # R and D are stored column-major: the kernels walk R^T and D^T by rows
         # (streamlearn/_kernels.py, "Fast path")
         self._R = np.asfortranarray(self._xavier(N, N))
         self._B = self._xavier(O, N)
         self._D = np.eye(N, dtype=self.dtype, order="F")
+        # the read-out's skip weights C and bias c (zero and unused without skip / bias)
+        self._C = np.zeros((O, I), dtype=self.dtype)
+        self._c = np.zeros(O, dtype=self.dtype)
+        if rls:
+            self._B[:] = 0.0  # drawn all the same: the random stream stays the paper's
         self._allocate()
+        self._watch = np.zeros((2, O), dtype=np.float64)
         self._hyper = np.zeros(K.N_HYPER, dtype=np.float64)
         self._hyper[:K.H_EPS + 1] = [self.lr, self.lr_decorrelation, self.sigma, beta1, beta2,
                                      self.adam_eps]
         self._hyper[K.H_MAX_WEIGHT] = self.max_weight
+        self._hyper[K.H_RLS_LAM] = self.rls_forgetting
+        self._hyper[K.H_RLS_ALPHA] = self.rls_alpha
+        self._hyper[K.H_RLS_PMAX] = 1e4 / self.rls_alpha
+        self._hyper[K.H_OUT_BOUND] = self.output_bound
         self.refresh_bounds()
         self._config = np.array([METHODS[self.method], ACTIVATIONS[self.activation],
                                  int(self.decorrelation), OPTIMIZERS[self.optimizer],
-                                 int(self.noisy_reference), self.bptt_window], dtype=np.int64)
+                                 int(self.noisy_reference), self.bptt_window, int(self.skip),
+                                 int(self.bias), READOUTS[self.readout]], dtype=np.int64)
 
     # -- buffers ---------------------------------------------------------------
 
@@ -204,26 +284,48 @@ class OnlineRNN(Checkpointable):
         N, I, O = self.n_hidden, self.n_inputs, self.n_outputs
         return N * I + N * N + O * N
 
+    def _n_readout(self):
+        """M, the length of the least-squares read-out's regressor [xs, u, 1]."""
+        return self.n_hidden + self.n_inputs * self.skip + self.bias
+
+    def _n_wp_noise(self):
+        """WP's noise: A, R, and the read-out's B, C, c unless least squares learns it."""
+        N, I, O = self.n_hidden, self.n_inputs, self.n_outputs
+        if self.method != "wp":
+            return 0
+        if self.readout == "rls":
+            return N * I + N * N
+        return self._n_weights() + O * I * self.skip + O * self.bias
+
     def _allocate(self):
         """Every buffer a step touches, allocated once (and again on add_inputs)."""
         N, I, O, K_ = self.n_hidden, self.n_inputs, self.n_outputs, self.bptt_window
         dt = self.dtype
         n_moments = 2 * self._n_weights() if self.optimizer == "adam" else 0
         self._moments = np.zeros(n_moments, dtype=dt)
+        # Adam's moments of C and c (the perturbation read-out's skip and bias)
+        out = self.optimizer == "adam" and self.readout != "rls" and (self.skip or self.bias)
+        self._moments_out = np.zeros(2 * (O * I + O) if out else 0, dtype=dt)
+        # the least-squares read-out's P, in float64 whatever the model's dtype
+        M = self._n_readout() if self.readout == "rls" else 0
+        self._P = np.eye(M, dtype=np.float64) / self.rls_alpha
         # BP: K ring slots plus one to keep the slot a refused step overwrote
         self._history = np.zeros((K_ + 1 if self.method == "bp" else 1, I + 2 * N), dtype=dt)
         self._state = np.zeros((2, N), dtype=dt)
-        self._counters = np.zeros(3, dtype=np.int64)
+        self._counters = np.zeros(K.N_COUNTERS, dtype=np.int64)
         self._allocate_scratch()
 
     _SCRATCH = ("_wp_noise", "_work_n", "_work_o", "_work_k", "_no_states",
-                "_pend_g", "_pend_p", "_pend_u", "_pend_k")
+                "_pend_g", "_pend_p", "_pend_u", "_pend_k", "_P_spare", "_rls_work")
 
     def _allocate_scratch(self):
         """Buffers written before they are read within a step: not model state."""
         N, I, O, K_ = self.n_hidden, self.n_inputs, self.n_outputs, self.bptt_window
         dt = self.dtype
-        self._wp_noise = np.zeros(self._n_weights() if self.method == "wp" else 0, dtype=dt)
+        self._wp_noise = np.zeros(self._n_wp_noise(), dtype=dt)
+        M = self._n_readout() if self.readout == "rls" else 0
+        self._P_spare = np.zeros((M, M), dtype=np.float64)
+        self._rls_work = np.zeros((K.N_RLS_WORK, M), dtype=np.float64)
         self._work_n = np.zeros((K.N_WORK_N_FAST, N), dtype=dt)
         self._work_o = np.zeros((K.N_WORK_O, O), dtype=dt)
         self._work_k = np.zeros((K_, N), dtype=dt)
@@ -240,7 +342,31 @@ class OnlineRNN(Checkpointable):
 
     def __setstate__(self, d):
         self.__dict__.update(d)
+        if "_C" not in d:  # written before the read-out options existed
+            self._upgrade()
         self._allocate_scratch()
+
+    def _upgrade(self):
+        """Defaults for a state saved before the read-out options and the output watch."""
+        O, I = self.n_outputs, self.n_inputs
+        self.readout, self.skip, self.bias = "perturbation", False, False
+        self.rls_forgetting, self.rls_alpha = 0.9995, 1e-2
+        self.output_bound, self.max_refusals, self.input_scaling = np.inf, 20, 1.0
+        self._refusals = 0
+        self._C = np.zeros((O, I), dtype=self.dtype)
+        self._c = np.zeros(O, dtype=self.dtype)
+        self._moments_out = np.zeros(0, dtype=self.dtype)
+        self._P = np.zeros((0, 0))
+        self._watch = np.zeros((2, O))
+        self._counters = np.concatenate([self._counters,
+                                         np.zeros(K.N_COUNTERS - self._counters.size, np.int64)])
+        self._counters[K.K_SEEN] = K.WATCH_WARMUP  # the model has been learning
+        hyper = np.zeros(K.N_HYPER)
+        hyper[:self._hyper.size] = self._hyper
+        hyper[K.H_RLS_LAM], hyper[K.H_RLS_ALPHA], hyper[K.H_RLS_PMAX] = 0.9995, 1e-2, 1e6
+        hyper[K.H_OUT_BOUND] = np.inf  # its targets' range is unknown: no watch
+        self._hyper = hyper
+        self._config = np.concatenate([self._config, np.zeros(3, np.int64)])
 
     # -- public views ----------------------------------------------------------
 
@@ -258,6 +384,35 @@ class OnlineRNN(Checkpointable):
     def B(self):
         """Read-out weights, shape (n_outputs, n_hidden); they read xs_t."""
         return self._B
+
+    @property
+    def C(self):
+        """Skip weights of the read-out, shape (n_outputs, n_inputs); zero unless ``skip``."""
+        return self._C
+
+    @property
+    def c(self):
+        """Bias of the read-out, shape (n_outputs,); zero unless ``bias``."""
+        return self._c
+
+    @property
+    def W(self):
+        """The whole read-out [B, C, c] as one (n_outputs, M) array (a copy), with
+        M = n_hidden + n_inputs * skip + bias: y = W [xs, u, 1] (eq. 1b, 11)."""
+        parts = [self._B] + ([self._C] if self.skip else []) + (
+            [self._c[:, None]] if self.bias else [])
+        return np.hstack(parts)
+
+    @property
+    def P(self):
+        """The least-squares read-out's inverse correlation matrix, (M, M) float64
+        (0 x 0 unless ``readout="rls"``)."""
+        return self._P
+
+    @property
+    def n_rls_restarts(self):
+        """How often P lost positive-definiteness and restarted at I / rls_alpha."""
+        return int(self._counters[K.K_RLS_RESTART])
 
     @property
     def D(self):
@@ -415,7 +570,7 @@ class OnlineRNN(Checkpointable):
             return None
         out = np.empty(self.n_outputs, dtype=self.dtype)
         K._predict_fast(self._A, self._R.T, self._B, self._D.T, self._state, self._work_n,
-                        self._config, u, out)
+                        self._config, u, out, self._C, self._c)
         return out
 
     def _run(self, U, Y, learn, return_states):
@@ -433,6 +588,8 @@ class OnlineRNN(Checkpointable):
             xs_part = xs[start:] if return_states else xs
             stop, status = self._kernel(U[start:], Y[start:], out[start:], xs_part, learn)
             if status == 0:
+                if T - start > 0:
+                    self._refusals = 0
                 break
             t = start + stop
             if self.on_divergence == "raise":
@@ -444,9 +601,26 @@ class OnlineRNN(Checkpointable):
                     t, _REASONS[status], out[:t].copy())
             if kept is None:
                 kept = np.ones(T, dtype=bool)
-            if self.on_divergence == "rollback":
+            if stop > 0:
+                self._refusals = 0
+            if status != 1:  # a refused update; a dropped sample neither adds nor breaks a run
+                self._refusals += 1
+            if self.on_divergence == "rollback" and (status == 3
+                                                     or self._refusals >= self.max_refusals):
+                # a useless prediction from the last good weights, or every update
+                # refused: there is nothing to roll back to; start again, move on
+                self.n_rollbacks += 1  # a step the rollback policy refused, as any other
+                self.n_resets += 1
+                self._refusals = 0
+                self._reinitialise()
+                if status != 1:
+                    xs_one = xs[t:t + 1] if return_states else xs
+                    self._kernel(U[t:t + 1], Y[t:t + 1], out[t:t + 1], xs_one, False)
+                else:
+                    kept[t] = False
+            elif self.on_divergence == "rollback":
                 self.n_rollbacks += 1
-                if status == 2:  # keep the weights, move the state on
+                if status != 1:  # keep the weights, move the state on
                     xs_one = xs[t:t + 1] if return_states else xs
                     self._kernel(U[t:t + 1], Y[t:t + 1], out[t:t + 1], xs_one, False)
                 else:
@@ -468,7 +642,9 @@ class OnlineRNN(Checkpointable):
                            self._wp_noise, self._history, self._state, self._work_n,
                            self._work_o, self._work_k, self._rng, self._counters, self._hyper,
                            self._config, self._pend_g, self._pend_p, self._pend_u, self._pend_k,
-                           U, Y, out, xs, learn, getattr(self, "threads", 1))
+                           U, Y, out, xs, learn, getattr(self, "threads", 1), self._C, self._c,
+                           self._moments_out, self._P, self._P_spare, self._rls_work,
+                           self._watch)
 
     def refresh_bounds(self):
         """Recompute the divergence guard's bounds on max |weight| exactly.
@@ -477,17 +653,32 @@ class OnlineRNN(Checkpointable):
         weights in place from outside (loading and ``add_inputs`` call it).
         """
         self._hyper[K.H_WMAX] = max(np.abs(self._A).max(), np.abs(self._R).max(),
-                                    np.abs(self._B).max())
+                                    np.abs(self._B).max(), np.abs(self._C).max(initial=0.0),
+                                    np.abs(self._c).max(initial=0.0))
         self._hyper[K.H_DMAX] = np.abs(self._D).max()
 
     def _reinitialise(self):
-        """Fresh weights from the model's stream, D = I, zero optimizer and states."""
+        """Fresh weights from the model's stream, D = I, zero optimizer and states.
+
+        C, c (and with "rls" the read-out W) restart at zero and P at
+        I / rls_alpha; the targets' range the output watch keeps stays. The
+        fresh weights are clipped to +-max_weight (which only a tiny
+        max_weight can reach).
+        """
         N, I, O = self.n_hidden, self.n_inputs, self.n_outputs
-        self._A[:] = self._xavier(N, I)
+        self._A[:] = self._xavier(N, I) * self.dtype.type(getattr(self, "input_scaling", 1.0))
         self._R[:] = self._xavier(N, N)
         self._B[:] = self._xavier(O, N)
         self._D[:] = np.eye(N, dtype=self.dtype)
         self._moments[:] = 0.0
+        self._C[:] = 0.0
+        self._c[:] = 0.0
+        self._moments_out[:] = 0.0
+        if self.readout == "rls":
+            self._B[:] = 0.0
+            self._P[:] = np.eye(self._P.shape[0]) / self.rls_alpha
+        for W in (self._A, self._R, self._B):  # the guard's bound holds for fresh weights too
+            np.clip(W, -self.max_weight, self.max_weight, out=W)
         self._counters[K.K_ADAM] = 0
         self.reset_state()
         self.refresh_bounds()
@@ -504,18 +695,36 @@ class OnlineRNN(Checkpointable):
 
         Existing weights, states, optimizer moments and the update count are
         kept; the BP history restarts (its stored inputs had the old width).
+        The new skip weights (columns of C) start at zero; with "rls" P gains
+        the new inputs' rows and columns at I / rls_alpha.
         """
         k = _positive_int("k", k)
         N, I, O = self.n_hidden, self.n_inputs, self.n_outputs
         new = normal(self._rng, (N, k), np.sqrt(2.0 / (N + I + k))).astype(self.dtype)
+        new *= self.dtype.type(self.input_scaling)
         old_moments = self._moments
+        old_moments_out = self._moments_out
+        old_P = self._P
         old_state = self._state
-        updates = self._counters[K.K_ADAM]
+        old_counters = self._counters.copy()
         self._A = np.ascontiguousarray(np.hstack([self._A, new]))
+        self._C = np.ascontiguousarray(np.hstack([self._C, np.zeros((O, k), self.dtype)]))
         self.n_inputs = I + k
         self._allocate()
         self._state[:] = old_state
-        self._counters[K.K_ADAM] = updates  # Adam's bias correction goes on from here
+        self._counters[:] = old_counters  # Adam's bias correction goes on from here
+        self._counters[K.K_POS] = self._counters[K.K_FILL] = 0
+        if old_P.size:
+            # z = [xs, u, 1]: the new inputs go between the old ones and the bias
+            keep = np.r_[0:N + I * self.skip, N + (I + k) * self.skip:self._P.shape[0]]
+            self._P[np.ix_(keep, keep)] = old_P
+        if old_moments_out.size:
+            for half in range(2):
+                size, new_size = O * I + O, O * (I + k) + O
+                old = old_moments_out[half * size:(half + 1) * size]
+                m_new = self._moments_out[half * new_size:(half + 1) * new_size]
+                m_new[:O * (I + k)].reshape(O, I + k)[:, :I] = old[:O * I].reshape(O, I)
+                m_new[O * (I + k):] = old[O * I:]
         if old_moments.size:
             size = N * I + N * N + O * N
             for half in range(2):
@@ -539,6 +748,12 @@ def _positive_int(name, value):
     if value < 1:
         raise ValueError(f"{name} must be >= 1, got {value!r}")
     return int(value)
+
+
+def _flag(name, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True, False or None, got {value!r}")
+    return bool(value)
 
 
 def _positive(name, value):

@@ -157,3 +157,63 @@ def test_forecaster_skip_policy():
     assert f.n_skipped == 2
     f.n_skipped = 0
     assert pickle.dumps(f) == before
+
+
+# -- the output watch and the escalation of rollback ---------------------------
+
+def _mg_nmse_last(model, U, Y, last):
+    P = model.learn_many(U, Y)
+    assert len(P) == len(U) and np.all(np.isfinite(P))
+    return float(np.mean((P[-last:] - Y[-last:]) ** 2) / np.var(Y))
+
+
+def test_rollback_does_not_keep_a_useless_model_small():
+    """ANP at a learning rate that diverges again and again (200 units, 6,000 samples):
+    without the output watch its predictions reached ~1e4 with every weight under
+    max_weight; now each useless prediction resets the model."""
+    U, Y = mackey_glass(6000, horizon=15, seed=0)
+    model = OnlineRNN(1, 200, 1, method="anp", lr=1e-2, on_divergence="rollback", seed=0)
+    assert _mg_nmse_last(model, U, Y, 2000) <= 10.0
+    assert model.n_resets > 0
+
+
+def test_rollback_does_not_keep_a_useless_model_mackey_glass_500():
+    """The case that was reported: NMSE 2.9e9 over the last 5,000 samples with
+    18,871 rollbacks and predictions ~1e4 (now about 0.6, 28 resets; ~7 s)."""
+    U, Y = mackey_glass(20000, horizon=15, seed=0)
+    model = OnlineRNN(1, 500, 1, method="anp", lr=3e-3, on_divergence="rollback", seed=0)
+    assert _mg_nmse_last(model, U, Y, 5000) <= 10.0
+
+
+def test_useless_prediction_is_refused_with_a_reason():
+    rng = np.random.default_rng(0)
+    U1, Y1 = rng.normal(size=(200, 1)), rng.uniform(-1, 1, size=(200, 1))
+    model = OnlineRNN(1, 10, 1, seed=0)
+    model.learn_many(U1, Y1)
+    model.B[:] = 100.0  # a model whose outputs are far beyond the targets' range
+    model.refresh_bounds()
+    before = pickle.dumps(model)
+    with pytest.raises(DivergenceError, match="range of the targets") as info:
+        model.learn_one([3.0], [0.0])
+    assert pickle.dumps(model) == before
+    # a prediction that follows its target out of the range is not refused
+    model.B[:] = 0.0
+    model.learn_one([0.0], [0.0])
+    ok = OnlineRNN(1, 10, 1, seed=0, output_bound=float("inf"))
+    ok.learn_many(U1, Y1)
+    ok.B[:] = 100.0
+    ok.learn_one([3.0], [0.0])  # the watch is off
+
+
+def test_rollback_escalates_to_reset_after_max_refusals():
+    model = OnlineRNN(1, 30, 1, method="anp", lr=3e-2, seed=0, max_weight=0.8,
+                      on_divergence="rollback", max_refusals=3, output_bound=np.inf)
+    P = model.learn_many(U, Y)
+    assert len(P) == len(U)
+    assert model.n_resets > 0 and model.n_rollbacks > 0
+    # learn_one over the same stream takes the same decisions
+    again = OnlineRNN(1, 30, 1, method="anp", lr=3e-2, seed=0, max_weight=0.8,
+                      on_divergence="rollback", max_refusals=3, output_bound=np.inf)
+    Q = np.array([again.learn_one(u, y) for u, y in zip(U, Y)])
+    np.testing.assert_array_equal(P, Q)
+    assert (again.n_resets, again.n_rollbacks) == (model.n_resets, model.n_rollbacks)

@@ -116,3 +116,41 @@ def test_bptt_window_changes_the_gradient():
             model.advance_one(v)
         grads.append(one_update(model, u, target)[1])
     assert np.linalg.norm(grads[0] - grads[1]) > 1e-3 * np.linalg.norm(grads[0])
+
+
+@pytest.mark.parametrize("method", ["anp", "np", "bp"])
+def test_hidden_update_aligns_with_exact_gradient_under_the_rls_read_out(method):
+    """With readout="rls" the twins' outputs come from W [xs, u, 1]; the A and R
+    updates still estimate the exact gradient of l_t, which flows through W's
+    state block (for BP it is that gradient)."""
+    model, u, target = fixed_point(method, False, readout="rls")
+    rng = np.random.default_rng(5)
+    model.B[:] = rng.normal(size=model.B.shape)
+    model.C[:] = rng.normal(size=model.C.shape)
+    model.c[:] = rng.normal(size=model.c.shape)
+    model.refresh_bounds()
+    naive = NaiveRNN(model)
+    W = naive.W
+    alpha, _, xs, y = forward(W["A"], W["R"], W["B"], W["D"], u, naive.xs, model.activation,
+                              C=W["C"], c=W["c"])
+    exact = bp_backward(W, [(u, naive.xs, dact(alpha, model.activation))], y, xs, target)[:2]
+    keep = [model.B.copy(), model.C.copy(), model.c.copy(), model.P.copy()]
+
+    def update():
+        got = one_update(model, u, target)[:2]
+        for arr, b in zip((model.B, model.C, model.c, model.P), keep):
+            arr[:] = b  # least squares moved the read-out: put it back
+        return got
+
+    draws = 1 if method == "bp" else 10_000
+    total = [np.zeros_like(g) for g in exact]
+    for _ in range(draws):
+        for acc, g in zip(total, update()):
+            acc += g
+    for name, t, g in zip("AR", total, exact):
+        m = t / draws
+        if method == "bp":
+            np.testing.assert_allclose(m, g, rtol=1e-10, atol=1e-14)
+        else:
+            assert cosine(m, g) >= 0.9, (name, cosine(m, g))
+            assert 0.7 < np.linalg.norm(m) / np.linalg.norm(g) < 1.3

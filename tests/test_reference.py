@@ -105,3 +105,54 @@ def test_float32_tracks_float64():
     p32 = m32.learn_many(U, Y)
     assert p32.dtype == np.float32
     np.testing.assert_allclose(p32, p64, atol=1e-4)
+
+
+# -- the read-out extensions: skip connection and bias (eq. 1b), least squares (eq. 11-12)
+
+READOUT_CASES = (
+    [dict(method=m, readout="rls", decorrelation=d, optimizer=o)
+     for m in ("anp", "np", "wp", "bp") for d in (False, True) for o in ("sgd", "adam")]
+    + [dict(method=m, skip=True, bias=True, optimizer=o)
+       for m in ("anp", "np", "wp", "bp") for o in ("sgd", "adam")]
+    + [dict(method="anp", skip=True, decorrelation=True), dict(method="wp", bias=True),
+       dict(method="anp", readout="rls", skip=False), dict(method="bp", readout="rls", bias=False,
+                                                           bptt_window=3),
+       dict(method="anp", readout="rls", noisy_reference=True)]
+)
+
+
+def assert_readout_close(model, naive, got, want, rtol=1e-10):
+    assert_close(model, naive, got, want, rtol)
+    scale = lambda a: max(1.0, np.abs(a).max())
+    for name, arr in (("C", model.C), ("c", model.c)):
+        if name in naive.W:
+            assert np.abs(arr - naive.W[name]).max() <= rtol * scale(naive.W[name]), name
+        else:
+            assert not np.any(arr), name  # unused: stays zero
+    if model.readout == "rls":
+        np.testing.assert_allclose(model.W, naive.readout(), rtol=0, atol=rtol * scale(model.W))
+        assert np.abs(model.P - naive.P).max() <= rtol * scale(naive.P)
+        assert np.array_equal(model.P, model.P.T)
+
+
+@pytest.mark.parametrize("case", READOUT_CASES,
+                         ids=lambda c: "-".join(f"{k}={v}" for k, v in c.items()))
+def test_readout_extensions_match_naive_over_200_steps(case):
+    model, naive, got, want = run_both(**case)
+    if model.readout == "rls":
+        assert np.abs(model.B).max() > 1e-3  # least squares has moved the read-out
+    if model.skip:
+        assert np.abs(model.C).max() > 1e-6
+    if model.bias:
+        assert np.abs(model.c).max() > 1e-6
+    assert_readout_close(model, naive, got, want)
+
+
+def test_readout_extensions_advance_and_predict():
+    model, naive, _, _ = run_both(method="anp", readout="rls")
+    U, _ = stream(30, 3, 2, 7)
+    p = model.predict_one(U[0])
+    got = model.advance_many(U)
+    want = np.array([naive.step(u, None, learn=False) for u in U])
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+    np.testing.assert_array_equal(p, got[0])
