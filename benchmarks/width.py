@@ -131,33 +131,46 @@ def fmt(rs):
 
 
 def current(r):
-    """A default-lr run made with the rule as it is now (earlier rules' runs are kept
-    in the file but not reported)."""
+    """A run at the default lr of the rule as it is now: a ``defaults`` run, or a
+    ``grid`` run whose lr happens to equal it (runs of earlier rules are kept in
+    the file but not reported)."""
     from streamlearn.defaults import default_lr
 
     rule, dec = METHODS[r["method"]]
-    return r["lr"] is None and abs(
+    return abs(
         r["lr_used"] - default_lr(rule, r["optimizer"], r["n_hidden"], dec)) <= 1e-9 * r["lr_used"]
 
 
 def report(args):
-    rows = [r for r in load() if current(r)]
+    seen, rows = set(), []
+    for r in load():
+        k = (r["task"], r["method"], r["optimizer"], r["n_hidden"], r["seed"], r["steps"])
+        if current(r) and k not in seen:
+            seen.add(k)
+            rows.append(r)
     lines = []
-    groups = sorted({(r["task"], r["optimizer"], r["steps"]) for r in rows})
-    for task, opt, steps in groups:
-        sub = [r for r in rows if (r["task"], r["optimizer"], r["steps"]) == (task, opt, steps)]
+    for task, opt in sorted({(r["task"], r["optimizer"]) for r in rows}):
+        sub = [r for r in rows if (r["task"], r["optimizer"]) == (task, opt)]
+        full = max(r["steps"] for r in sub)
         widths = sorted({r["n_hidden"] for r in sub})
         names = [m for m in METHODS if any(r["method"] == m for r in sub)]
-        label = {"mg": "Mackey-Glass, NMSE", "wth": "weather 1 h, MSE / persistence"}[task]
-        lines.append(f"\n**{label}, {opt}, {steps} steps** (mean (min-max) over seeds; "
-                     "div = DivergenceError)\n")
+        label = {"mg": "Mackey-Glass 15 steps ahead, NMSE",
+                 "wth": "weather 1 h ahead, MSE / persistence MSE"}[task]
+        lines.append(f"\n**{label}, {opt}** (default lr; mean (min-max) over seeds; "
+                     f"div = DivergenceError; {full:,} steps unless marked)\n")
         lines.append("| method | " + " | ".join(str(w) for w in widths) + " |")
         lines.append("|---|" + "---|" * len(widths))
         for m in names:
             cells = []
             for w in widths:
                 rs = [r for r in sub if r["method"] == m and r["n_hidden"] == w]
-                cells.append(fmt(rs) if rs else "")
+                if not rs:
+                    cells.append("")
+                    continue
+                longest = max(r["steps"] for r in rs)
+                rs = [r for r in rs if r["steps"] == longest]
+                mark = f" [{longest:,} steps]" if longest != full else ""
+                cells.append(fmt(rs) + mark)
             lines.append(f"| {m} | " + " | ".join(cells) + " |")
     text = "\n".join(lines) + "\n"
     (ROOT / "docs" / "width_table.md").write_text(text)
@@ -170,33 +183,36 @@ def figure(rows):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    groups = sorted({(r["task"], r["optimizer"], r["steps"]) for r in rows})
-    groups = [g for g in groups if len({r["n_hidden"] for r in rows
-                                        if (r["task"], r["optimizer"], r["steps"]) == g}) > 2]
-    if not groups:
-        return
-    fig, axes = plt.subplots(1, len(groups), figsize=(5 * len(groups), 4), squeeze=False)
+    groups = sorted({(r["task"], r["optimizer"]) for r in rows})
+    fig, axes = plt.subplots(1, len(groups), figsize=(4.6 * len(groups), 4), squeeze=False)
     for ax, g in zip(axes[0], groups):
-        sub = [r for r in rows if (r["task"], r["optimizer"], r["steps"]) == g]
+        sub = [r for r in rows if (r["task"], r["optimizer"]) == g]
         for m in METHODS:
             ws = sorted({r["n_hidden"] for r in sub if r["method"] == m})
-            if not ws:
-                continue
-            mean, lo, hi, wx = [], [], [], []
+            mean, lo, hi, wx, dx = [], [], [], [], []
             for w in ws:
-                v = [r["score_value"] for r in sub
-                     if r["method"] == m and r["n_hidden"] == w and not r["diverged"]]
+                rs = [r for r in sub if r["method"] == m and r["n_hidden"] == w]
+                longest = max(r["steps"] for r in rs)
+                v = [r["score_value"] for r in rs if r["steps"] == longest and not r["diverged"]]
+                if any(r["diverged"] for r in rs):
+                    dx.append(w)
                 if v:
                     wx.append(w); mean.append(np.mean(v)); lo.append(min(v)); hi.append(max(v))
-            line, = ax.plot(wx, mean, "o-" if not m.startswith("d") else "s--", label=m)
-            ax.fill_between(wx, lo, hi, color=line.get_color(), alpha=0.15)
+            if not wx and not dx:
+                continue
+            line, = ax.plot(wx, mean, "s--" if m.startswith("d") else "o-", label=m, ms=4)
+            ax.fill_between(wx, lo, hi, color=line.get_color(), alpha=0.12)
+            if dx:
+                ax.plot(dx, [ax.get_ylim()[1]] * len(dx), "x", color=line.get_color())
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("hidden units N")
         ax.set_ylabel("NMSE" if g[0] == "mg" else "MSE / persistence")
-        ax.set_title(f"{'Mackey-Glass 15 ahead' if g[0] == 'mg' else 'weather 1 h'}, "
-                     f"{g[1]}, {g[2]} steps, default lr")
+        ax.set_title(f"{'Mackey-Glass, 15 ahead' if g[0] == 'mg' else 'weather, 1 h ahead'}"
+                     f" - {g[1]}", fontsize=10)
         ax.legend(fontsize=7, ncol=2)
+    fig.suptitle("default learning rate (streamlearn.defaults.default_lr); "
+                 "band = min-max over seeds", fontsize=9)
     fig.tight_layout()
     FIGURES.mkdir(exist_ok=True)
     fig.savefig(FIGURES / "width_sweep.png", dpi=110)
