@@ -15,7 +15,8 @@ diverges at 500 (docs/width.md).
 ``N_REF = 100`` hidden units, as
 
     lr(N) = LR_REF[method, optimizer] * min(1, N_REF / N) ** WIDTH_EXPONENT[method, optimizer]
-            (* DECORRELATION_FACTOR[method, optimizer] with decorrelation)
+            (with decorrelation: DECORRELATION_EXPONENT replaces the exponent,
+             DECORRELATION_FACTOR multiplies)
 
 At 100 units and below this is the reference rate, the value the library has
 always used, so nothing changes for the default network (except DNP with
@@ -25,7 +26,8 @@ the sweep they come from are in docs/width.md.
 
 from __future__ import annotations
 
-__all__ = ["N_REF", "LR_REF", "WIDTH_EXPONENT", "DECORRELATION_FACTOR", "default_lr"]
+__all__ = ["N_REF", "LR_REF", "WIDTH_EXPONENT", "DECORRELATION_EXPONENT",
+           "DECORRELATION_FACTOR", "width_exponent", "default_lr"]
 
 #: Width at which the reference rates were chosen (the default ``n_hidden``).
 N_REF = 100
@@ -48,9 +50,26 @@ WIDTH_EXPONENT = {
     ("anp", "adam"): 1.0, ("np", "adam"): 1.0, ("wp", "adam"): 1.0, ("bp", "adam"): 1.0,
 }
 
-#: Extra factor with decorrelation, by (method, optimizer) (1 if absent): DNP
-#: with SGD diverged at 100 units with NP's rate (docs/width.md).
+#: With decorrelation, by (method, optimizer): an exponent that replaces
+#: ``WIDTH_EXPONENT`` (none at present: DANP with p = 0.5 was tried and was
+#: not better; docs/width.md) ...
+DECORRELATION_EXPONENT = {}
+
+#: ... and an extra factor (1 if absent): DNP with SGD diverged at 100 units
+#: with NP's rate (docs/width.md).
 DECORRELATION_FACTOR = {("np", "sgd"): 0.1}
+
+
+def width_exponent(method, optimizer="sgd", decorrelation=False):
+    """The exponent p of lr ~ N ** -p above ``N_REF`` units.
+
+    >>> width_exponent("anp"), width_exponent("anp", decorrelation=True), width_exponent("np")
+    (1.0, 1.0, 4.0)
+    """
+    key = (method, optimizer)
+    if decorrelation and key in DECORRELATION_EXPONENT:
+        return DECORRELATION_EXPONENT[key]
+    return WIDTH_EXPONENT[key]
 
 
 def default_lr(method, optimizer="sgd", n_hidden=N_REF, decorrelation=False):
@@ -63,7 +82,7 @@ def default_lr(method, optimizer="sgd", n_hidden=N_REF, decorrelation=False):
     n_hidden : int
         Number of hidden units.
     decorrelation : bool
-        Whether D is learned (only DNP with SGD gets a lower rate).
+        Whether D is learned (DNP with SGD is 10 times lower).
 
     Examples
     --------
@@ -73,6 +92,8 @@ def default_lr(method, optimizer="sgd", n_hidden=N_REF, decorrelation=False):
     True
     >>> default_lr("anp", "sgd", 1000) < default_lr("anp", "sgd", 500) < 0.003
     True
+    >>> round(default_lr("np", "sgd", 100, decorrelation=True), 8)
+    1e-05
     """
     key = (method, optimizer)
     if key not in LR_REF:
@@ -81,7 +102,7 @@ def default_lr(method, optimizer="sgd", n_hidden=N_REF, decorrelation=False):
     n_hidden = int(n_hidden)
     if n_hidden < 1:
         raise ValueError(f"n_hidden must be >= 1, got {n_hidden}")
-    scale = min(1.0, N_REF / n_hidden) ** WIDTH_EXPONENT[key]
+    scale = min(1.0, N_REF / n_hidden) ** width_exponent(method, optimizer, decorrelation)
     if decorrelation:
         scale *= DECORRELATION_FACTOR.get(key, 1.0)
     return LR_REF[key] * scale

@@ -8,7 +8,8 @@ import pytest
 
 from streamlearn import OnlineRNN
 from streamlearn.datasets import mackey_glass, weather
-from streamlearn.defaults import DECORRELATION_FACTOR, LR_REF, N_REF, WIDTH_EXPONENT, default_lr
+from streamlearn.defaults import (DECORRELATION_FACTOR, LR_REF, N_REF, WIDTH_EXPONENT,
+                                  default_lr, width_exponent)
 from streamlearn.online_rnn import DEFAULT_LR, DivergenceError
 
 METHODS = [("anp", False), ("anp", True), ("np", False), ("np", True),
@@ -26,21 +27,31 @@ def test_reference_values_are_the_old_table():
 
 
 @pytest.mark.parametrize("key", sorted(LR_REF))
-def test_rate_is_the_reference_up_to_n_ref_and_falls_as_specified_above(key):
+@pytest.mark.parametrize("decorrelation", [False, True])
+def test_rate_is_the_reference_up_to_n_ref_and_falls_as_specified_above(key, decorrelation):
     method, optimizer = key
+    ref = LR_REF[key] * (DECORRELATION_FACTOR.get(key, 1.0) if decorrelation else 1.0)
     for n in (1, 16, 50, N_REF):
-        assert default_lr(method, optimizer, n) == LR_REF[key]
-    p = WIDTH_EXPONENT[key]
-    previous = LR_REF[key]
+        assert default_lr(method, optimizer, n, decorrelation) == pytest.approx(ref, rel=1e-12)
+    p = width_exponent(method, optimizer, decorrelation)
+    assert p >= 1.0
+    previous = ref
     for n in (150, 200, 500, 1000, 2000, 10000):
-        lr = default_lr(method, optimizer, n)
-        assert lr == pytest.approx(LR_REF[key] * (N_REF / n) ** p, rel=1e-12)
+        lr = default_lr(method, optimizer, n, decorrelation)
+        assert lr == pytest.approx(ref * (N_REF / n) ** p, rel=1e-12)
         assert lr < previous
         previous = lr
-    factor = DECORRELATION_FACTOR.get(key, 1.0)
-    for n in (16, 100, 1000):
-        assert default_lr(method, optimizer, n, True) == pytest.approx(
-            factor * default_lr(method, optimizer, n, False), rel=1e-12)
+
+
+def test_the_documented_rule():
+    assert width_exponent("anp", "sgd") == 1.0 and width_exponent("bp", "sgd") == 1.0
+    assert width_exponent("anp", "sgd", True) == 1.0
+    assert width_exponent("np", "sgd") == width_exponent("wp", "sgd") == 4.0
+    assert all(width_exponent(m, "adam", d) == 1.0 for m in ("anp", "np", "wp", "bp")
+               for d in (False, True))
+    assert default_lr("anp", "sgd", 500) == pytest.approx(6e-4)
+    assert default_lr("np", "sgd", 100, True) == pytest.approx(1e-5)
+    assert WIDTH_EXPONENT[("anp", "sgd")] == 1.0
 
 
 @pytest.mark.parametrize("method, decorrelation", METHODS)
@@ -99,11 +110,17 @@ def test_defaults_do_not_diverge_on_weather(method, decorrelation, optimizer):
 
 # -- the big widths (opt-in: pytest -m slow) ---------------------------------
 
+def _big_steps(method, optimizer):
+    """Stream lengths at 2,000 units: a step of WP (4e6 weight noises) or of Adam
+    (8e6 moments) costs 10-100 times one of ANP; docs/width.md has the long runs."""
+    return 200 if method == "wp" else 300 if optimizer == "adam" else 1000
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("method, decorrelation", METHODS)
 @pytest.mark.parametrize("optimizer", OPTIMIZERS)
 def test_defaults_do_not_diverge_at_2000_units_on_mackey_glass(method, decorrelation, optimizer):
-    steps = 300 if method == "wp" else 1000
+    steps = _big_steps(method, optimizer)
     U, Y = mackey_glass(steps, horizon=15, seed=0)
     _runs_without_divergence(U, Y, 2000, method, decorrelation, optimizer)
 
@@ -113,7 +130,7 @@ def test_defaults_do_not_diverge_at_2000_units_on_mackey_glass(method, decorrela
 @pytest.mark.parametrize("method, decorrelation", METHODS)
 @pytest.mark.parametrize("optimizer", OPTIMIZERS)
 def test_defaults_do_not_diverge_at_2000_units_on_weather(method, decorrelation, optimizer):
-    steps = 300 if method == "wp" else 1000
+    steps = _big_steps(method, optimizer)
     d = weather(WTH, 1)
     _runs_without_divergence(d.U_train[:steps], d.Y_train[:steps], 2000, method,
                              decorrelation, optimizer)
