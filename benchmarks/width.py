@@ -127,7 +127,7 @@ def fmt(rs):
     v = [r["score_value"] for r in rs]
     if len(v) == 1:
         return "%.3f" % v[0]
-    return "%.3f (%.3f-%.3f)" % (np.mean(v), min(v), max(v))
+    return "%.3f (%.3f-%.3f)" % (np.median(v), min(v), max(v))
 
 
 def current(r):
@@ -156,7 +156,7 @@ def report(args):
         names = [m for m in METHODS if any(r["method"] == m for r in sub)]
         label = {"mg": "Mackey-Glass 15 steps ahead, NMSE",
                  "wth": "weather 1 h ahead, MSE / persistence MSE"}[task]
-        lines.append(f"\n**{label}, {opt}** (default lr; mean (min-max) over seeds; "
+        lines.append(f"\n**{label}, {opt}** (default lr; median (min-max) over seeds; "
                      f"div = DivergenceError; {full:,} steps unless marked)\n")
         lines.append("| method | " + " | ".join(str(w) for w in widths) + " |")
         lines.append("|---|" + "---|" * len(widths))
@@ -184,38 +184,42 @@ def figure(rows):
     import matplotlib.pyplot as plt
 
     groups = sorted({(r["task"], r["optimizer"]) for r in rows})
-    fig, axes = plt.subplots(1, len(groups), figsize=(4.6 * len(groups), 4), squeeze=False)
-    for ax, g in zip(axes[0], groups):
+    fig, axes = plt.subplots(2, 2, figsize=(11, 8.5), squeeze=False)
+    for ax, g in zip(axes.flat, groups):
         sub = [r for r in rows if (r["task"], r["optimizer"]) == g]
+        full = max(r["steps"] for r in sub)
         for m in METHODS:
-            ws = sorted({r["n_hidden"] for r in sub if r["method"] == m})
-            mean, lo, hi, wx, dx = [], [], [], [], []
-            for w in ws:
-                rs = [r for r in sub if r["method"] == m and r["n_hidden"] == w]
-                longest = max(r["steps"] for r in rs)
-                v = [r["score_value"] for r in rs if r["steps"] == longest and not r["diverged"]]
-                if any(r["diverged"] for r in rs):
-                    dx.append(w)
-                if v:
-                    wx.append(w); mean.append(np.mean(v)); lo.append(min(v)); hi.append(max(v))
-            if not wx and not dx:
+            ms = [r for r in sub if r["method"] == m]
+            if not ms:
                 continue
-            line, = ax.plot(wx, mean, "s--" if m.startswith("d") else "o-", label=m, ms=4)
-            ax.fill_between(wx, lo, hi, color=line.get_color(), alpha=0.12)
-            if dx:
-                ax.plot(dx, [ax.get_ylim()[1]] * len(dx), "x", color=line.get_color())
+            pts = {}
+            for w in sorted({r["n_hidden"] for r in ms}):
+                v = [r["score_value"] for r in ms
+                     if r["n_hidden"] == w and r["steps"] == full and not r["diverged"]]
+                if v:
+                    pts[w] = (np.median(v), min(v), max(v))
+            wx = sorted(pts)
+            line, = ax.plot(wx, [pts[w][0] for w in wx], "s--" if m.startswith("d") else "o-",
+                            label=m, ms=4)
+            ax.fill_between(wx, [pts[w][1] for w in wx], [pts[w][2] for w in wx],
+                            color=line.get_color(), alpha=0.12)
+            short = [r for r in ms if r["steps"] < full and not r["diverged"]
+                     and r["n_hidden"] not in pts]
+            ax.plot([r["n_hidden"] for r in short], [r["score_value"] for r in short],
+                    "s" if m.startswith("d") else "o", mfc="none", color=line.get_color())
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("hidden units N")
         ax.set_ylabel("NMSE" if g[0] == "mg" else "MSE / persistence")
         ax.set_title(f"{'Mackey-Glass, 15 ahead' if g[0] == 'mg' else 'weather, 1 h ahead'}"
-                     f" - {g[1]}", fontsize=10)
+                     f", {g[1]} ({full:,} steps; open: shorter runs)", fontsize=9)
         ax.legend(fontsize=7, ncol=2)
     fig.suptitle("default learning rate (streamlearn.defaults.default_lr); "
-                 "band = min-max over seeds", fontsize=9)
+                 "median over seeds, band = min-max; "
+                 f"{sum(r['diverged'] for r in rows)} of {len(rows)} runs diverged", fontsize=10)
     fig.tight_layout()
     FIGURES.mkdir(exist_ok=True)
-    fig.savefig(FIGURES / "width_sweep.png", dpi=110)
+    fig.savefig(FIGURES / "width_sweep.png", dpi=100)
     print("wrote", FIGURES / "width_sweep.png")
 
 
