@@ -7,6 +7,7 @@ import numpy as np
 from . import _kernels as K
 from .checkpoint import Checkpointable
 from ._random import fresh_seed, seed_state, normal
+from .defaults import LR_REF, default_lr
 
 METHODS = {"anp": K.ANP, "np": K.NP, "wp": K.WP, "bp": K.BP}
 ACTIVATIONS = {"tanh": K.TANH, "relu": K.RELU, "identity": K.IDENTITY, "sign": K.SIGN}
@@ -14,12 +15,11 @@ NON_DIFFERENTIABLE = {"sign"}
 OPTIMIZERS = {"sgd": K.SGD, "adam": K.ADAM}
 READOUTS = {"perturbation": K.PERTURBATION, "rls": K.RLS}
 
-#: Learning rate used when ``lr=None``, by (method, optimizer). Chosen on the
-#: Mackey-Glass stream (docs/algorithms.md, "Defaults").
-DEFAULT_LR = {
-    ("anp", "sgd"): 3e-3, ("np", "sgd"): 1e-4, ("wp", "sgd"): 1e-5, ("bp", "sgd"): 1e-2,
-    ("anp", "adam"): 1e-4, ("np", "adam"): 1e-5, ("wp", "adam"): 1e-6, ("bp", "adam"): 1e-3,
-}
+#: Learning rate used when ``lr=None`` at the reference width of 100 hidden
+#: units, by (method, optimizer); kept for backward compatibility. At other
+#: widths ``lr=None`` takes ``streamlearn.defaults.default_lr``, which scales
+#: these values down above 100 units (docs/width.md).
+DEFAULT_LR = dict(LR_REF)
 
 
 class DivergenceError(FloatingPointError):
@@ -63,7 +63,9 @@ class OnlineRNN(Checkpointable):
     decorrelation : bool
         Learn a decorrelating matrix D on the hidden state (DANP, DNP, DWP, DBP).
     lr : float or None
-        Learning rate; ``None`` takes ``DEFAULT_LR[(method, optimizer)]``.
+        Learning rate; ``None`` takes ``streamlearn.defaults.default_lr(method,
+        optimizer, n_hidden, decorrelation)``: ``DEFAULT_LR[(method, optimizer)]``
+        up to 100 hidden units, scaled down with width above (docs/width.md).
         Every method's update is scaled as an estimate of the same gradient of
         the per-step loss, so one value means about the same step size for all.
     lr_decorrelation : float
@@ -191,7 +193,8 @@ class OnlineRNN(Checkpointable):
         self.optimizer = _choice("optimizer", optimizer, OPTIMIZERS)
         self.activation = _choice("activation", activation, ACTIVATIONS)
         self.decorrelation = bool(decorrelation)
-        self.lr = DEFAULT_LR[(self.method, self.optimizer)] if lr is None else _positive("lr", lr)
+        self.lr = (default_lr(self.method, self.optimizer, self.n_hidden, self.decorrelation)
+                   if lr is None else _positive("lr", lr))
         self.lr_decorrelation = _positive("lr_decorrelation", lr_decorrelation)
         self.sigma = _positive("sigma", sigma)
         self.bptt_window = _positive_int("bptt_window", bptt_window)

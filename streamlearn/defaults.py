@@ -1,0 +1,108 @@
+"""Default learning rates that depend on the network's width.
+
+The rules of the paper fix the direction of every update; how large a step
+to take is ours to choose. With a fixed learning rate, every method takes
+larger steps, measured by the change of the output, as the hidden layer
+grows: in the standard (Xavier) parametrisation the output change from one
+learning step grows about in proportion to the number of hidden units (the
+update of the read-out and of each hidden unit's N incoming weights adds up
+over N presynaptic units), and the perturbation estimates are noisier still
+(ANP's hidden-layer estimate has a variance N times that of the gradient,
+WP's one of order the number of weights). So a rate that is right at 100 units
+diverges at 500 (docs/width.md).
+
+:func:`default_lr` therefore scales a reference rate, chosen at
+``N_REF = 100`` hidden units, as
+
+    lr(N) = LR_REF[method, optimizer] * min(1, N_REF / N) ** WIDTH_EXPONENT[method, optimizer]
+            (with decorrelation: DECORRELATION_EXPONENT replaces the exponent,
+             DECORRELATION_FACTOR multiplies)
+
+At 100 units and below this is the reference rate, the value the library has
+always used, so nothing changes for the default network (except DNP with
+SGD, whose rate is 10 times lower). The exponents and
+the sweep they come from are in docs/width.md.
+"""
+
+from __future__ import annotations
+
+__all__ = ["N_REF", "LR_REF", "WIDTH_EXPONENT", "DECORRELATION_EXPONENT",
+           "DECORRELATION_FACTOR", "width_exponent", "default_lr"]
+
+#: Width at which the reference rates were chosen (the default ``n_hidden``).
+N_REF = 100
+
+#: Learning rate at ``N_REF`` hidden units, by (method, optimizer): the
+#: values of docs/algorithms.md, "Defaults".
+LR_REF = {
+    ("anp", "sgd"): 3e-3, ("np", "sgd"): 1e-4, ("wp", "sgd"): 1e-5, ("bp", "sgd"): 1e-2,
+    ("anp", "adam"): 1e-4, ("np", "adam"): 1e-5, ("wp", "adam"): 1e-6, ("bp", "adam"): 1e-3,
+}
+
+#: How fast the rate falls with width above ``N_REF``: lr ~ N ** -p.
+#: p = 1 keeps the change of the output per step about constant in N
+#: (docs/width.md). NP and WP with SGD need a much steeper fall: their
+#: updates are dl / sigma**2 times the noise, and once the never-reset twins
+#: drift apart (Xavier networks at a few hundred units are at or past the edge
+#: of chaos) dl is O(1), so only a tiny rate keeps the weights bounded.
+WIDTH_EXPONENT = {
+    ("anp", "sgd"): 1.0, ("np", "sgd"): 4.0, ("wp", "sgd"): 4.0, ("bp", "sgd"): 1.0,
+    ("anp", "adam"): 1.0, ("np", "adam"): 1.0, ("wp", "adam"): 1.0, ("bp", "adam"): 1.0,
+}
+
+#: With decorrelation, by (method, optimizer): an exponent that replaces
+#: ``WIDTH_EXPONENT`` (none at present: DANP with p = 0.5 was tried and was
+#: not better; docs/width.md) ...
+DECORRELATION_EXPONENT = {}
+
+#: ... and an extra factor (1 if absent): DNP with SGD diverged at 100 units
+#: with NP's rate (docs/width.md).
+DECORRELATION_FACTOR = {("np", "sgd"): 0.1}
+
+
+def width_exponent(method, optimizer="sgd", decorrelation=False):
+    """The exponent p of lr ~ N ** -p above ``N_REF`` units.
+
+    >>> width_exponent("anp"), width_exponent("anp", decorrelation=True), width_exponent("np")
+    (1.0, 1.0, 4.0)
+    """
+    key = (method, optimizer)
+    if decorrelation and key in DECORRELATION_EXPONENT:
+        return DECORRELATION_EXPONENT[key]
+    return WIDTH_EXPONENT[key]
+
+
+def default_lr(method, optimizer="sgd", n_hidden=N_REF, decorrelation=False):
+    """The learning rate ``OnlineRNN`` uses when ``lr=None``.
+
+    Parameters
+    ----------
+    method : {"anp", "np", "wp", "bp"}
+    optimizer : {"sgd", "adam"}
+    n_hidden : int
+        Number of hidden units.
+    decorrelation : bool
+        Whether D is learned (DNP with SGD is 10 times lower).
+
+    Examples
+    --------
+    >>> default_lr("anp", "sgd", 100)
+    0.003
+    >>> default_lr("anp", "sgd", 16) == default_lr("anp", "sgd", 100)
+    True
+    >>> default_lr("anp", "sgd", 1000) < default_lr("anp", "sgd", 500) < 0.003
+    True
+    >>> round(default_lr("np", "sgd", 100, decorrelation=True), 8)
+    1e-05
+    """
+    key = (method, optimizer)
+    if key not in LR_REF:
+        raise ValueError(f"no default learning rate for method={method!r}, "
+                         f"optimizer={optimizer!r}")
+    n_hidden = int(n_hidden)
+    if n_hidden < 1:
+        raise ValueError(f"n_hidden must be >= 1, got {n_hidden}")
+    scale = min(1.0, N_REF / n_hidden) ** width_exponent(method, optimizer, decorrelation)
+    if decorrelation:
+        scale *= DECORRELATION_FACTOR.get(key, 1.0)
+    return LR_REF[key] * scale
