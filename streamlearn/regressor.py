@@ -344,8 +344,8 @@ class RNNRegressor(base.MiniBatchRegressor, Checkpointable):
     decorrelation
         Learn a decorrelating matrix on the hidden state (DANP, DNP, DWP, DBP).
     lr
-        Learning rate; ``None`` takes the core's per-method default
-        (``streamlearn.online_rnn.DEFAULT_LR``).
+        Learning rate; ``None`` takes the core's per-method, width-aware
+        default (``streamlearn.defaults.default_lr``).
     lr_decorrelation
         Learning rate of the decorrelating matrix.
     sigma
@@ -388,6 +388,15 @@ class RNNRegressor(base.MiniBatchRegressor, Checkpointable):
         keeps its new input column).
     max_weight
         The guard's bound on the magnitude of any weight.
+    readout
+        ``"perturbation"`` (the paper's read-out, learned by ``method``) or
+        ``"rls"``: recursive least squares with forgetting on the hidden state
+        and, through a skip connection, the (scaled) features themselves; the
+        hidden layer keeps learning by ``method`` (docs/algorithms.md,
+        "Least-squares read-out").
+    rls_forgetting, rls_alpha
+        The least-squares read-out's forgetting factor and its start
+        ``P = I / rls_alpha``.
 
     Attributes
     ----------
@@ -449,6 +458,9 @@ class RNNRegressor(base.MiniBatchRegressor, Checkpointable):
         on_invalid: str = "raise",
         on_divergence: str = "raise",
         max_weight: float = 1e3,
+        readout: str = "perturbation",
+        rls_forgetting: float = 0.9995,
+        rls_alpha: float = 1e-2,
     ):
         self.n_hidden = n_hidden
         self.method = method
@@ -471,6 +483,9 @@ class RNNRegressor(base.MiniBatchRegressor, Checkpointable):
         self.on_invalid = on_invalid
         self.on_divergence = on_divergence
         self.max_weight = max_weight
+        self.readout = readout
+        self.rls_forgetting = rls_forgetting
+        self.rls_alpha = rls_alpha
         self.n_skipped = 0
 
         # Built now so that a bad parameter fails here, not at the first sample;
@@ -480,7 +495,10 @@ class RNNRegressor(base.MiniBatchRegressor, Checkpointable):
             lr_decorrelation=lr_decorrelation, sigma=sigma, optimizer=optimizer,
             activation=activation, seed=seed, dtype=dtype, bptt_window=bptt_window,
             noisy_reference=noisy_reference, adam_betas=adam_betas, adam_eps=adam_eps,
-            on_divergence=on_divergence, max_weight=max_weight)
+            on_divergence=on_divergence, max_weight=max_weight, readout=readout,
+            rls_forgetting=rls_forgetting, rls_alpha=rls_alpha,
+            # the constant input column (0) is the read-out's bias through the skip
+            skip=None, bias=False if str(readout).lower() == "rls" else None)
         self._features = _FeatureMap(type(self).__name__, scale=bool(scale_inputs))
         self._target = _TargetScaler(bool(scale_target))
 
@@ -488,6 +506,8 @@ class RNNRegressor(base.MiniBatchRegressor, Checkpointable):
         self.__dict__.update(state)
         if "scale_inputs" not in state:  # saved before input scaling existed
             self.scale_inputs = False  # its features were never scaled; neither are they now
+        if "readout" not in state:  # saved before the least-squares read-out existed
+            self.readout, self.rls_forgetting, self.rls_alpha = "perturbation", 0.9995, 1e-2
 
     @classmethod
     def _unit_test_params(cls):

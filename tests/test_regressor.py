@@ -477,3 +477,14 @@ def test_input_scaling_is_what_a_standard_scaler_in_front_did():
         assert math.isclose(a.predict_one(x), b.predict_one(x), rel_tol=1e-9)
         a.learn_one(x, y)
         b.learn_one(x, y)
+
+
+@pytest.mark.parametrize("method", ["anp", "bp"])
+def test_least_squares_readout_passes_the_checks_and_learns_raw_trump_approval(method):
+    from river import datasets, evaluate, metrics
+    from river.checks import check_estimator
+    check_estimator(RNNRegressor(readout="rls", method=method, n_hidden=12))
+    model = RNNRegressor(readout="rls", method=method, seed=42)
+    mae = evaluate.progressive_val_score(datasets.TrumpApproval(), model, metrics.MAE())
+    assert model.network.readout == "rls" and not model.network.bias
+    assert mae.get() < 0.6  # a running mean of the target scores about 1.5
