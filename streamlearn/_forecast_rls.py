@@ -63,7 +63,7 @@ from ._kernels import (
     _update_lowrank,
 )
 from ._random import _fill_normal
-from ._rls import _rls_gain, _rls_restart
+from ._rls import _rls_gain_restarting, _rls_restart
 
 # rows of work_n (N,)
 F_ALPHA, F_ALPHAN, F_X, F_XN, F_XS, F_XSN, F_XI, F_XI0, F_TMP, F_TMP2 = range(10)
@@ -250,10 +250,8 @@ def _forward(A, R, D, W, P, wp_noise, state, work_n, rng, hyper, rls, config, u,
 
     # (R1, R2): the gain of z_slot, shared by every horizon
     g = ring_g[slot]
-    if not _rls_gain(P, z, rls[R_LAM], rls[R_PMAX], g, gain_q):
-        _rls_restart(P, rls[R_ALPHA])
+    if _rls_gain_restarting(P, z, rls[R_LAM], rls[R_PMAX], rls[R_ALPHA], g, gain_q):
         counters[FK_RESTARTS] += 1
-        _rls_gain(P, z, rls[R_LAM], rls[R_PMAX], g, gain_q)
 
     xs[:] = xs_new
     xsn[:] = xsn_new

@@ -36,7 +36,7 @@ import numpy as np
 from numba import njit, prange
 
 from ._random import _fill_normal
-from ._rls import _rls_apply, _rls_gain, _rls_restart
+from ._rls import _rls_apply, _rls_gain_restarting
 
 # config codes
 ANP, NP, WP, BP = 0, 1, 2, 3
@@ -1194,13 +1194,11 @@ def _rls_readout_gain(P, z, gain, q, hyper, counters):
     Returns False when even the restarted P gives no gain (z too large for d to
     be finite); P is then I / alpha and the read-out does not move this step.
     """
-    lam = hyper[H_RLS_LAM]
-    pmax = hyper[H_RLS_PMAX]
-    if _rls_gain(P, z, lam, pmax, gain, q):
-        return True
-    _rls_restart(P, hyper[H_RLS_ALPHA])
-    counters[K_RLS_RESTART] += 1
-    return _rls_gain(P, z, lam, pmax, gain, q)
+    code = _rls_gain_restarting(P, z, hyper[H_RLS_LAM], hyper[H_RLS_PMAX],
+                                hyper[H_RLS_ALPHA], gain, q)
+    if code:
+        counters[K_RLS_RESTART] += 1
+    return code != 2
 
 
 @njit(cache=True)

@@ -79,6 +79,22 @@ def _rls_gain(P, z, lam, p_max, gain, q):
 
 
 @njit(cache=True)
+def _rls_gain_restarting(P, z, lam, p_max, alpha, gain, q):
+    """:func:`_rls_gain`, restarting ``P`` at ``I / alpha`` once if it has lost
+    positive-definiteness. Returns 0 (gain computed), 1 (P restarted, gain
+    computed) or 2 (P restarted and still no gain: ``z`` is too large for a finite
+    ``d``; ``gain`` is then zero, so the read-out does not move)."""
+    if _rls_gain(P, z, lam, p_max, gain, q):
+        return 0
+    _rls_restart(P, alpha)
+    if _rls_gain(P, z, lam, p_max, gain, q):
+        return 1
+    for i in range(gain.shape[0]):
+        gain[i] = 0.0
+    return 2
+
+
+@njit(cache=True)
 def _rls_apply(w, z, gain, target):
     """(R3) for one output: w <- w + g (target - w^T z); returns the a priori error."""
     M = z.shape[0]
