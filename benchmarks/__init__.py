@@ -1,4 +1,4 @@
-"""Benchmarks of streamlearn: ``python -m benchmarks [--quick]`` writes docs/benchmarks.md.
+"""Benchmarks of streamlearn: ``python -m benchmarks [--quick]`` writes benchmark-results/ (docs/ with ``--write-docs``).
 
 Single-threaded unless a section says otherwise: the BLAS library is limited
 to one thread before NumPy is imported.

@@ -1,10 +1,13 @@
+"""``python -m benchmarks [--quick] [--out DIR] [--write-docs]``, or ``python -m benchmarks forecast ...``."""
+
 import sys
 
-if len(sys.argv) > 1 and sys.argv[1] == "forecast":
-    from .forecast import main as forecast_main
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "forecast":
+        from .forecast import main as forecast_main
 
-    forecast_main(sys.argv[2:])
-else:
-    from .run import main
+        sys.exit(forecast_main(sys.argv[2:]))
+    else:
+        from .run import main
 
-    main()
+        sys.exit(main())

@@ -1,6 +1,6 @@
 """Online multi-horizon forecasting, streamlearn against its peers, side by side.
 
-    python -m benchmarks forecast                       # every data set, results in ./forecast-results
+    python -m benchmarks forecast                       # every data set, into ./benchmark-results/forecast
     python -m benchmarks forecast --data wth            # one data set (wth, waterflow, mackey-glass)
     python -m benchmarks forecast --only ours           # rerun our models, reuse the cached peers
     python -m benchmarks forecast --out benchmarks/forecast-results --only ours --force --write-docs
@@ -20,8 +20,9 @@ Tuning: every model with free parameters gets the same budget, at most
 (the mean over horizons of MAE / persistence) on the second half of that
 prefix. The best configuration is then run once over the whole series.
 
-Results are cached per model as JSON in ``--out/<data>/`` (a rerun skips a model
-whose file exists, unless ``--force``); ``--out/forecasting.md`` is always
+Results are cached per model as JSON in ``--out/<data>/`` (default
+``./benchmark-results/forecast``; a rerun skips a model whose file exists,
+unless ``--force``); ``--out/forecasting.md`` and ``--out/figures/`` are always
 written from the cache, ``docs/forecasting.md`` and its figures only with
 ``--write-docs``.
 
@@ -47,6 +48,8 @@ from collections import deque
 from pathlib import Path
 
 import numpy as np
+
+from streamlearn.cliargs import ArgumentParser, add_debug, nonnegative_int, output_dir, run_main
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -941,38 +944,48 @@ def render_tasks(outdir, tasks_meta, nmse, figures_dir, log):
 
 # -- main ----------------------------------------------------------------------------
 
+OUT_DEFAULT = os.path.join("benchmark-results", "forecast")
+
+
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m benchmarks forecast", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = ArgumentParser(prog="python -m benchmarks forecast", description=__doc__,
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default="wth,waterflow,mackey-glass",
                     help="comma-separated: wth, waterflow, mackey-glass (default: all)")
     ap.add_argument("--only", default="",
                     help="'ours', 'peers', or comma-separated substrings of model labels")
-    ap.add_argument("--out", default="forecast-results",
-                    help="results directory (JSON per model; default ./forecast-results)")
+    ap.add_argument("--out", default=OUT_DEFAULT, type=output_dir, metavar="DIR",
+                    help=f"results directory (JSON per model; default ./{OUT_DEFAULT})")
     ap.add_argument("--wth", default=str(WTH_DEFAULT), help="path of WTH.csv")
     ap.add_argument("--quick", action="store_true",
                     help=f"the first {round(100 * QUICK_FRACTION)} %% of every series "
-                         "(default --out forecast-results-quick)")
-    ap.add_argument("--n", type=int, default=0, help="use the first N steps of every series")
+                         f"(default --out {OUT_DEFAULT}-quick)")
+    ap.add_argument("--n", type=nonnegative_int, default=0,
+                    help="use the first N steps of every series (0: all)")
     ap.add_argument("--force", action="store_true", help="rerun models that are cached")
     ap.add_argument("--render", action="store_true", help="only render from the cache")
     ap.add_argument("--no-nmse", action="store_true", help="skip the Mackey-Glass NMSE table")
     ap.add_argument("--write-docs", action="store_true",
                     help="write docs/forecasting.md and docs/figures/forecasting-*.png")
+    add_debug(ap)
     args = ap.parse_args(argv)
-    if args.quick and args.out == "forecast-results":
-        args.out = "forecast-results-quick"
+    if args.quick and args.out == OUT_DEFAULT:
+        args.out = OUT_DEFAULT + "-quick"
+    names = [d.strip() for d in args.data.split(",") if d.strip()]
+    for d in names:
+        if d not in LOADERS:
+            ap.error(f"argument --data: unknown data set {d!r}; choose from {', '.join(LOADERS)}")
+    args.names = names
+    return run_main(_run, args, ap.prog)
+
+
+def _run(args):
+    names = args.names
     outdir = Path(args.out)
     outdir.mkdir(parents=True, exist_ok=True)
 
     def log(msg):
         print(msg, flush=True)
-
-    names = [d.strip() for d in args.data.split(",") if d.strip()]
-    for d in names:
-        if d not in LOADERS:
-            ap.error(f"unknown data set {d!r}; choose from {', '.join(LOADERS)}")
     only = [s.strip().lower() for s in args.only.split(",") if s.strip()]
 
     def wanted(label, group):
@@ -1030,7 +1043,8 @@ def main(argv=None):
             log(f"  nmse: {time.perf_counter() - t0:.0f} s")
     write_outputs(args, tasks_meta, nmse, log)
     log(f"total {time.perf_counter() - t_all:.0f} s")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

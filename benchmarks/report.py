@@ -23,7 +23,9 @@ def render(r):
         f"({r['seconds'] / 60:.1f} minutes). Every figure is the median over "
         f"{r['repeats']} repeats with (min - max) in brackets; a ratio is formed per repeat "
         "from two timings taken side by side in the same process, interleaved, and then "
-        "summarised. Times are per learning step (per sample).")
+        "summarised. Times are per learning step (per sample). To regenerate this page: "
+        "`python -m benchmarks --write-docs` (without `--write-docs` the report goes to "
+        "`./benchmark-results/` only).")
     add("")
     add("## Machine")
     add("")

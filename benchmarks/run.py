@@ -1,9 +1,15 @@
-"""Run every benchmark of issue 5 and write docs/benchmarks.md.
+"""Run the speed benchmarks; the report goes to benchmark-results/ (or --out).
 
-    python -m benchmarks            # the full run (about 15-25 minutes)
-    python -m benchmarks --quick    # a fast check (a few minutes), same report
-    python -m benchmarks forecast   # the forecasting benchmark instead (benchmarks/forecast.py,
-                                    # docs/forecasting.md; --help for its options)
+    python -m benchmarks                # the full run (about 3 minutes on an idle 2-core machine)
+    python -m benchmarks --quick        # fewer, shorter runs, same report (a few minutes)
+    python -m benchmarks --write-docs   # the full run, also rewriting docs/benchmarks.md,
+                                        # docs/benchmarks.json and docs/figures/step_time_vs_n.png
+    python -m benchmarks forecast       # the forecasting benchmark instead (benchmarks/forecast.py,
+                                        # docs/forecasting.md; --help for its options)
+
+Output: OUT/benchmarks.md, OUT/benchmarks.json and OUT/figures/step_time_vs_n.png
+(OUT is --out, default ./benchmark-results); committed files change only with
+--write-docs.
 
 Every timing is repeated (``--repeats``, at least 5); ratios are measured side
 by side in one process, interleaving the two contenders within each repeat,
@@ -23,9 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
+from streamlearn.cliargs import ArgumentParser, add_debug, int_at_least, output_dir, run_main
+
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
-FIGURES = DOCS / "figures"
 
 
 # -- helpers -------------------------------------------------------------------
@@ -445,22 +452,57 @@ def plot(rows, path):
     plt.close(fig)
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="fewer and shorter runs")
-    ap.add_argument("--repeats", type=int, default=5, help="timings per figure (>= 5)")
-    ap.add_argument("--out", default=str(DOCS / "benchmarks.md"))
-    ap.add_argument("--only", default="", help="comma-separated sections (for development)")
-    args = ap.parse_args(argv)
-    if args.repeats < 5:
-        ap.error("--repeats must be >= 5")
+SECTIONS = ("startup", "methods", "wp_vs_anp", "float32", "threads", "regressor", "naive",
+            "memory")
 
+
+def _sections(text):
+    names = [s for s in text.split(",") if s]
+    bad = [s for s in names if s not in SECTIONS]
+    if bad:
+        raise argparse.ArgumentTypeError(
+            f"unknown section(s) {', '.join(bad)}; choose from {', '.join(SECTIONS)}")
+    return names
+
+
+def _sizes(text):
+    try:
+        sizes = tuple(int(s) for s in text.split(",") if s)
+    except ValueError:
+        sizes = ()
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"must be comma-separated positive integers, got {text!r}")
+    return sizes
+
+
+def main(argv=None):
+    ap = ArgumentParser(prog="python -m benchmarks", description=__doc__,
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="fewer and shorter runs")
+    ap.add_argument("--repeats", type=int_at_least(5), default=5,
+                    help="timings per figure (at least 5; default 5)")
+    ap.add_argument("--out", type=output_dir, default="benchmark-results", metavar="DIR",
+                    help="where the report, its JSON and figure go (default ./benchmark-results)")
+    ap.add_argument("--write-docs", action="store_true",
+                    help="also write docs/benchmarks.md, docs/benchmarks.json and "
+                         "docs/figures/step_time_vs_n.png (when regenerating the docs)")
+    ap.add_argument("--only", type=_sections, default=[], metavar="SECTIONS",
+                    help=f"comma-separated sections, of {','.join(SECTIONS)} (for development)")
+    ap.add_argument("--sizes", type=_sizes, default=(100, 500, 1000, 2000), metavar="N,N",
+                    help="n_hidden values of the size sweeps (default 100,500,1000,2000)")
+    ap.add_argument("--budget", type=float, default=None,
+                    help="element updates per timed call (for development and tests)")
+    add_debug(ap)
+    args = ap.parse_args(argv)
+    return run_main(_run, args, ap.prog)
+
+
+def _run(args):
     class cfg:
         quick = args.quick
         repeats = args.repeats
-        sizes = (100, 500, 1000, 2000)
-        budget = 2e7 if args.quick else 1.2e8
+        sizes = args.sizes
+        budget = args.budget or (2e7 if args.quick else 1.2e8)
         task_steps = 3000 if args.quick else 10000
         task_seeds = 2 if args.quick else 5
         river_steps = 2000 if args.quick else 10000
@@ -476,7 +518,7 @@ def main(argv=None):
                 ("regressor", bench_regressor_vs_river),
                 ("naive", bench_vs_naive),
                 ("memory", bench_memory)]
-    only = set(filter(None, args.only.split(",")))
+    only = set(args.only)
     results = {"quick": args.quick, "repeats": args.repeats,
                "command": "python -m benchmarks" + (" --quick" if args.quick else "")}
     t_start = time.perf_counter()
@@ -489,11 +531,18 @@ def main(argv=None):
         print(f"  ({time.perf_counter() - t0:.0f} s)", flush=True)
     results["machine"]["load_after"] = os.getloadavg()
     results["seconds"] = time.perf_counter() - t_start
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    (out.parent / "benchmarks.json").write_text(json.dumps(results, indent=1, default=str))
-    if "methods" in results:
-        plot(results["methods"], FIGURES / "step_time_vs_n.png")
+    for folder in [Path(args.out)] + ([DOCS] if args.write_docs else []):
+        write_report(results, folder)
+    return 0
+
+
+def write_report(results, folder):
+    """``folder/benchmarks.md``, ``benchmarks.json`` and ``figures/step_time_vs_n.png``."""
     from .report import render
-    out.write_text(render(results))
-    print(f"wrote {out}")
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "benchmarks.json").write_text(json.dumps(results, indent=1, default=str))
+    if "methods" in results:
+        plot(results["methods"], folder / "figures" / "step_time_vs_n.png")
+    (folder / "benchmarks.md").write_text(render(results))
+    print(f"wrote {folder / 'benchmarks.md'}")

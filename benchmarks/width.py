@@ -2,7 +2,9 @@
 
     python -m benchmarks.width defaults --task mg --methods anp,danp --widths 50,100,200,500,1000 --seeds 0,1
     python -m benchmarks.width grid --task mg --methods anp --widths 16,50,100 --lrs 1e-3,3e-3,1e-2
-    python -m benchmarks.width report          # docs/width_table.md and docs/figures/width_*.png
+    python -m benchmarks.width report          # benchmark-results/width/: the table and the figure
+    python -m benchmarks.width --results docs/width.jsonl report --write-docs
+                                               # docs/width_table.md, docs/figures/width_sweep.png
 
 Every run is one prequential pass (``learn_many``): the model predicts each
 sample before it learns from it. Scores over the last ``--score`` steps:
@@ -11,8 +13,9 @@ seed=seed)``): NMSE = MSE / var(Y). Weather (``wth``, WTH.csv 1 h ahead, the
 training rows then the test rows in one pass): MSE relative to persistence
 (the current temperature as the forecast). A run that raises
 ``DivergenceError`` (the default ``on_divergence="raise"``) is recorded as
-diverged, with the step. Results are appended to ``docs/width.jsonl``; a run
-already there is not repeated.
+diverged, with the step. Results are appended to ``--results`` (default
+``benchmark-results/width.jsonl``; the committed runs are ``docs/width.jsonl``);
+a run already there is not repeated.
 """
 
 from __future__ import annotations
@@ -30,8 +33,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-RESULTS = ROOT / "docs" / "width.jsonl"
-FIGURES = ROOT / "docs" / "figures"
+DOCS = ROOT / "docs"
+RESULTS = Path("benchmark-results") / "width.jsonl"  # default --results, relative to the cwd
+OUT = Path("benchmark-results") / "width"
 WTH = Path(os.environ.get("STREAMLEARN_WTH", "/work/shared/data/WTH.csv"))
 
 METHODS = {"anp": ("anp", False), "danp": ("anp", True), "np": ("np", False),
@@ -91,14 +95,14 @@ def key(r):
             r["steps_req"])
 
 
-def load():
-    if not RESULTS.exists():
+def load(path):
+    if not path.exists():
         return []
-    return [json.loads(line) for line in RESULTS.read_text().splitlines() if line.strip()]
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def sweep(args, lrs):
-    done = {key(r) for r in load() if r["lr"] is not None or current(r)}
+    done = {key(r) for r in load(args.results) if r["lr"] is not None or current(r)}
     specs = []
     for n in args.widths:
         for name in args.methods:
@@ -109,8 +113,9 @@ def sweep(args, lrs):
                              steps_req=args.steps, score=args.score)
                     if key(s) not in done:
                         specs.append(s)
-    print(f"{len(specs)} runs", flush=True)
-    with ProcessPoolExecutor(args.jobs) as pool, RESULTS.open("a") as f:
+    print(f"{len(specs)} runs, appended to {args.results}", flush=True)
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    with ProcessPoolExecutor(args.jobs) as pool, args.results.open("a") as f:
         for r in pool.map(run_one, specs):
             f.write(json.dumps(r) + "\n")
             f.flush()
@@ -143,7 +148,11 @@ def current(r):
 
 def report(args):
     seen, rows = set(), []
-    for r in load():
+    records = load(args.results)
+    if not records:
+        raise FileNotFoundError(f"no runs in {args.results}; run a sweep first, or report "
+                                f"the committed ones with --results docs/width.jsonl")
+    for r in records:
         k = (r["task"], r["method"], r["optimizer"], r["n_hidden"], r["seed"], r["steps"])
         if current(r) and k not in seen:
             seen.add(k)
@@ -173,12 +182,15 @@ def report(args):
                 cells.append(fmt(rs) + mark)
             lines.append(f"| {m} | " + " | ".join(cells) + " |")
     text = "\n".join(lines) + "\n"
-    (ROOT / "docs" / "width_table.md").write_text(text)
     print(text)
-    figure(rows)
+    for folder in [args.out] + ([DOCS] if args.write_docs else []):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "width_table.md").write_text(text)
+        print("wrote", folder / "width_table.md")
+        figure(rows, folder / "figures" / "width_sweep.png")
 
 
-def figure(rows):
+def figure(rows, path):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -218,34 +230,57 @@ def figure(rows):
                  "median over seeds, band = min-max; "
                  f"{sum(r['diverged'] for r in rows)} of {len(rows)} runs diverged", fontsize=10)
     fig.tight_layout()
-    FIGURES.mkdir(exist_ok=True)
-    fig.savefig(FIGURES / "width_sweep.png", dpi=100)
-    print("wrote", FIGURES / "width_sweep.png")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    print("wrote", path)
+
+
+def _list(kind):
+    def parse(text):
+        try:
+            values = [kind(x) for x in text.split(",") if x]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be comma-separated numbers, got {text!r}") from None
+        if any(v < 0 for v in values):
+            raise argparse.ArgumentTypeError(f"must not be negative, got {text!r}")
+        return values
+
+    return parse
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    from streamlearn.cliargs import (ArgumentParser, add_debug, nonnegative_int, output_dir,
+                                     positive_int, run_main)
+
+    p = ArgumentParser(prog="python -m benchmarks.width", description=__doc__.split("\n")[0])
     p.add_argument("mode", choices=["defaults", "grid", "report"])
+    p.add_argument("--results", type=Path, default=RESULTS, metavar="FILE",
+                   help=f"JSON lines of the runs, appended to (default ./{RESULTS})")
+    p.add_argument("--out", type=output_dir, default=str(OUT), metavar="DIR",
+                   help=f"report: where the table and the figure go (default ./{OUT})")
+    p.add_argument("--write-docs", action="store_true",
+                   help="report: also write docs/width_table.md and docs/figures/width_sweep.png")
     p.add_argument("--task", default="mg", choices=["mg", "wth"])
     p.add_argument("--methods", default="anp,danp",
                    type=lambda s: [m for m in s.split(",") if m])
     p.add_argument("--optimizer", default="sgd", choices=["sgd", "adam"])
-    p.add_argument("--widths", default="16,50,100,200,500,1000,2000",
-                   type=lambda s: [int(w) for w in s.split(",")])
-    p.add_argument("--lrs", default="", type=lambda s: [float(x) for x in s.split(",") if x])
-    p.add_argument("--seeds", default="0,1", type=lambda s: [int(x) for x in s.split(",")])
-    p.add_argument("--steps", type=int, default=20000,
+    p.add_argument("--widths", default="16,50,100,200,500,1000,2000", type=_list(int))
+    p.add_argument("--lrs", default="", type=_list(float))
+    p.add_argument("--seeds", default="0,1", type=_list(int))
+    p.add_argument("--steps", type=nonnegative_int, default=20000,
                    help="stream length (wth: 0 = the whole file)")
-    p.add_argument("--score", type=int, default=5000, help="scored tail length")
-    p.add_argument("--jobs", type=int, default=1)
+    p.add_argument("--score", type=positive_int, default=5000, help="scored tail length")
+    p.add_argument("--jobs", type=positive_int, default=1)
+    add_debug(p)
     args = p.parse_args(argv)
+    if 0 in args.widths:
+        p.error("argument --widths: hidden sizes must be positive")
+    args.out = Path(args.out)
     if args.mode == "report":
-        report(args)
-    elif args.mode == "defaults":
-        sweep(args, [None])
-    else:
-        sweep(args, args.lrs)
+        return run_main(report, args, p.prog)
+    return run_main(lambda a: sweep(a, [None] if a.mode == "defaults" else a.lrs), args, p.prog)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

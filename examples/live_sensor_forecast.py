@@ -9,14 +9,15 @@ exogenous features); otherwise it simulates a temperature sensor (daily cycle,
 weather fronts, noise). The consumer scales the exogenous features with River's
 StandardScaler, calls ``learn_one`` on every reading (scoring the forecasts
 that targeted it) and ``forecast`` for the next ``--horizons``; it shows the
-rolling MAE per horizon against persistence on one live line, and at the end
-prints a table and saves a PNG of forecast against actual.
+rolling MAE per horizon against persistence on a progress bar (tqdm; when
+the output is not a terminal, a line every tenth of the stream), and at the end
+prints a table and saves a PNG of forecast against actual (``--out``, default
+``live_sensor_forecast.png`` in the current directory).
 
-    python examples/live_sensor_forecast.py                       # synthetic, ~10 s
-    python examples/live_sensor_forecast.py --wth --n 6000       # WTH.csv, fetched once
+    python examples/live_sensor_forecast.py                       # synthetic, ~11 s
+    python examples/live_sensor_forecast.py --wth --n 8000 --rate 2000   # WTH.csv, fetched once
 """
 
-import argparse
 import collections
 import csv
 import json
@@ -28,7 +29,10 @@ import time
 
 import numpy as np
 from river import preprocessing
+from tqdm import tqdm
 
+from streamlearn.cliargs import (ArgumentParser, nonnegative_int, output_file, positive_float,
+                                 positive_int)
 from streamlearn.forecaster import RNNForecaster
 
 WTH_TARGET = "DryBulbFarenheit"
@@ -82,20 +86,29 @@ def producer(server, readings, rate):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="live_sensor_forecast.py", description=__doc__.splitlines()[0])
     parser.add_argument("--wth", nargs="?", const="download", metavar="PATH",
                         help="replay WTH.csv: PATH, or without one the cached download "
                              "(default: synthetic sensor)")
-    parser.add_argument("--n", type=int, default=3000, help="number of readings")
-    parser.add_argument("--rate", type=float, default=400.0, help="readings per second")
-    parser.add_argument("--horizons", type=int, default=24, help="steps ahead forecast")
-    parser.add_argument("--method", default="anp")
-    parser.add_argument("--hidden", type=int, default=64)
-    parser.add_argument("--window", type=int, default=500, help="rolling-error window")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="docs/figures/live_sensor_forecast.png")
+    parser.add_argument("--n", type=positive_int, default=3000,
+                        help="number of readings (default 3000)")
+    parser.add_argument("--rate", type=positive_float, default=400.0,
+                        help="readings per second (default 400)")
+    parser.add_argument("--horizons", type=positive_int, default=24,
+                        help="steps ahead forecast (default 24)")
+    parser.add_argument("--method", default="anp", choices=["anp", "np", "wp", "bp"],
+                        help="learning rule (default anp)")
+    parser.add_argument("--hidden", type=positive_int, default=64, help="hidden units (default 64)")
+    parser.add_argument("--window", type=positive_int, default=500,
+                        help="rolling-error window (default 500)")
+    parser.add_argument("--seed", type=nonnegative_int, default=0)
+    parser.add_argument("--out", type=output_file, default="live_sensor_forecast.png",
+                        help="the PNG to write (default ./live_sensor_forecast.png)")
     args = parser.parse_args(argv)
     H = args.horizons
+    if args.n < 2 * H + 2:
+        parser.error(f"argument --n: must be at least {2 * H + 2} (2 x --horizons + 2), "
+                     f"got {args.n}")
     shown = sorted({1, max(1, H // 4), H})
 
     if args.wth == "download":
@@ -122,6 +135,11 @@ def main(argv=None):
     persistence = {k: collections.deque(maxlen=args.window) for k in range(1, H + 1)}
     actual, made = [], []  # for the plot: value at t, forecasts made at t
     t0 = time.perf_counter()
+    # a bar on a terminal; otherwise (disable=None) no bar, and a line every tenth
+    bar = tqdm(total=args.n, unit="reading", file=sys.stdout, disable=None,
+               dynamic_ncols=True, mininterval=0.2,
+               bar_format="{n_fmt}/{total_fmt} |{bar:16}| {elapsed}<{remaining}{postfix}")
+    every = max(1, args.n // 10)
 
     with socket.create_connection(("127.0.0.1", port)) as sock, sock.makefile() as lines:
         for line in lines:
@@ -144,14 +162,17 @@ def main(argv=None):
             made.append(forecast)
 
             t = r["t"] + 1
+            bar.update(1)
             if t % 50 == 0 or t == args.n:
-                rate = t / (time.perf_counter() - t0)
-                parts = [f"+{k}: {np.mean(errors[k]):.2f} (pers {np.mean(persistence[k]):.2f})"
-                         for k in shown if errors[k]]
-                bar = "#" * int(30 * t / args.n)
-                print(f"\r[{bar:30s}] {t}/{args.n} {rate:5.0f}/s  rolling MAE " + "  ".join(parts),
-                      end="", flush=True)
-    print()
+                mae = [(k, np.mean(errors[k]), np.mean(persistence[k])) for k in shown if errors[k]]
+                if not bar.disable:
+                    bar.set_postfix_str("MAE/persistence " + " ".join(
+                        f"+{k} {e:.2f}/{p:.2f}" for k, e, p in mae), refresh=False)
+                elif t % every == 0 or t == args.n:
+                    rate = t / (time.perf_counter() - t0)
+                    print(f"{t}/{args.n} readings, {rate:.0f}/s, rolling MAE " + ", ".join(
+                        f"+{k} {e:.2f} (persistence {p:.2f})" for k, e, p in mae), flush=True)
+    bar.close()
     thread.join(timeout=5)
     server.close()
 
@@ -167,22 +188,24 @@ def main(argv=None):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        print("matplotlib is not installed: no plot")
+        print("matplotlib is not installed (pip install matplotlib): no plot")
         return errors
     actual = np.array(actual)
     made = np.array(made)
     n_show = min(300, len(actual) - H - 1)
     ts = np.arange(len(actual) - n_show, len(actual))
-    fig, axes = plt.subplots(len(shown), 1, figsize=(10, 2.4 * len(shown)), sharex=True)
+    fig, axes = plt.subplots(len(shown), 1, figsize=(11, 2.4 * len(shown)), sharex=True)
+    unit = "temperature (°F)"  # the synthetic sensor and WTH's DryBulbFarenheit
     for ax, k in zip(np.atleast_1d(axes), shown):
         ax.plot(ts, actual[ts], color="black", lw=1.2, label="actual")
         ax.plot(ts, made[ts - k, k - 1], color="#c44e52", lw=1.0,
-                label=f"forecast made {k} step(s) before")
-        ax.set_ylabel("value")
-        ax.legend(loc="upper left", fontsize=8)
-        ax.set_title(f"+{k}: rolling MAE {np.mean(errors[k]):.2f} "
-                     f"(persistence {np.mean(persistence[k]):.2f})", fontsize=9)
-    np.atleast_1d(axes)[-1].set_xlabel("reading")
+                label=f"forecast made\n{k} h before")
+        ax.set_ylabel(unit)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+        ax.set_title(f"+{k} h: rolling MAE {np.mean(errors[k]):.2f} °F "
+                     f"(persistence {np.mean(persistence[k]):.2f} °F)", fontsize=9)
+        ax.grid(alpha=0.3)
+    np.atleast_1d(axes)[-1].set_xlabel("reading (one per hour)")
     fig.tight_layout()
     fig.savefig(args.out, dpi=110)
     print(f"plot saved to {args.out}")

@@ -3,17 +3,19 @@
 Every learning rule (anp, np, wp, bp), with and without decorrelation, against
 River's LinearRegression, each behind a StandardScaler, on TrumpApproval,
 ChickWeights and the synthetic Friedman stream (no download). Prints a table of
-MAE and saves a bar chart.
+MAE and saves a bar chart (``--out``, default ``river_streams.png`` in the
+current directory).
 
-    python examples/river_streams.py [--out docs/figures/river_streams.png] [--seed 0]
+    python examples/river_streams.py [--out river_streams.png] [--seed 0] [--n 200]
 """
 
-import argparse
+import itertools
 import time
 
 from river import datasets, evaluate, linear_model, metrics, preprocessing
 from river.datasets import synth
 
+from streamlearn.cliargs import ArgumentParser, nonnegative_int, output_file, positive_int
 from streamlearn.regressor import RNNRegressor
 
 METHODS = ["anp", "np", "wp", "bp"]
@@ -40,9 +42,12 @@ def models(seed):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="docs/figures/river_streams.png")
-    parser.add_argument("--seed", type=int, default=0)
+    parser = ArgumentParser(prog="river_streams.py", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=output_file, default="river_streams.png",
+                        help="the PNG to write (default ./river_streams.png)")
+    parser.add_argument("--seed", type=nonnegative_int, default=0)
+    parser.add_argument("--n", type=positive_int, default=None,
+                        help="only the first N samples of each stream (default: all)")
     args = parser.parse_args(argv)
 
     data, table = streams(args.seed), {}
@@ -50,7 +55,8 @@ def main(argv=None):
     for dname, make_data in data.items():
         for mname, make_model in models(args.seed).items():
             t0 = time.perf_counter()
-            mae = evaluate.progressive_val_score(make_data(), make_model(), metrics.MAE()).get()
+            stream = make_data() if args.n is None else itertools.islice(make_data(), args.n)
+            mae = evaluate.progressive_val_score(stream, make_model(), metrics.MAE()).get()
             table[dname, mname] = (mae, time.perf_counter() - t0)
             print(f"{dname:16s} {mname:17s} MAE {mae:10.4f}  ({table[dname, mname][1]:.1f}s)",
                   flush=True)
@@ -72,7 +78,7 @@ def main(argv=None):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        print("matplotlib is not installed: no chart")
+        print("matplotlib is not installed (pip install matplotlib): no chart")
         return table
     fig, axes = plt.subplots(1, len(data), figsize=(4.2 * len(data), 3.6))
     colors = ["#4c72b0"] * 4 + ["#55a868"] * 4 + ["#c44e52"]

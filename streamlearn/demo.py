@@ -14,6 +14,8 @@ from .datasets import mackey_glass
 from .online_rnn import OnlineRNN
 
 METHOD_NAMES = ("anp", "danp", "np", "dnp", "wp", "dwp", "bp", "dbp")
+#: Shortest stream ``run_demo`` accepts: its last fifth must hold some samples.
+MIN_STEPS = 100
 
 
 def parse_method(name):
@@ -42,6 +44,10 @@ def run_demo(steps=50_000, n_hidden=100, method="danp", seed=0, horizon=15,
     True
     """
     out = sys.stdout if out is None else out
+    if steps < MIN_STEPS:
+        raise ValueError(f"steps must be >= {MIN_STEPS}, got {steps}")
+    if report_every < 1:
+        raise ValueError(f"report_every must be >= 1, got {report_every}")
     base, decorrelation = parse_method(method)
     U, Y = mackey_glass(steps, horizon=horizon, seed=seed)
     model = OnlineRNN(1, n_hidden, 1, method=base, decorrelation=decorrelation,

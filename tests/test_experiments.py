@@ -464,10 +464,10 @@ def test_cli_tune_then_run_with_a_variant(tmp_path, capsys):
     }))
     out = tmp_path / "o"
     assert cli.main(["tune", str(f), "--variant", "tiny", "--out", str(out)]) == 0
-    assert "chosen for anp: lr=" in capsys.readouterr().err
+    assert "chosen for anp: lr=" in capsys.readouterr().out  # results on stdout
     assert cli.main(["run", str(f), "--variant", "tiny", "--out", str(out)]) == 0
-    err = capsys.readouterr().err
-    assert "anp" in err and "final test" in err
+    out_text = capsys.readouterr().out
+    assert "anp" in out_text and "final test" in out_text
     run = read_json(out / "runs" / "anp-h4-s0.json")
     assert run["tuned"] and run["task"]["n_steps"] == 80
 

@@ -67,7 +67,7 @@ def test_harness_end_to_end(tmp_path, monkeypatch):
     out = tmp_path / "res"
     args = ["--data", "mackey-glass", "--n", "300", "--out", str(out),
             "--only", "persistence,seasonal,holt,esn,rnnforecaster defaults", "--no-nmse"]
-    F.main(args)
+    assert F.main(args) == 0
     files = sorted(p.name for p in (out / "mackey-glass").glob("*.json"))
     assert "persistence.json" in files and "rnnforecaster-defaults.json" in files
     r = json.loads((out / "mackey-glass" / "persistence.json").read_text())
@@ -79,9 +79,9 @@ def test_harness_end_to_end(tmp_path, monkeypatch):
     assert "RNNForecaster defaults" in text and "| persistence | 1.000 | 1.000 |" in text
     # a rerun reuses the cache (nothing recomputed) and renders again
     mtime = (out / "mackey-glass" / "persistence.json").stat().st_mtime
-    F.main(args)
+    assert F.main(args) == 0
     assert (out / "mackey-glass" / "persistence.json").stat().st_mtime == mtime
-    F.main(["--render", "--data", "mackey-glass", "--n", "300", "--out", str(out)])
+    assert F.main(["--render", "--data", "mackey-glass", "--n", "300", "--out", str(out)]) == 0
     assert (out / "figures" / "forecasting-mackey-glass.png").exists()
 
 

@@ -8,25 +8,28 @@ available without the main CLI as ``python -m streamlearn.experiments``.
 
 from __future__ import annotations
 
-import argparse
 import sys
+
+from ..cliargs import ArgumentParser, add_debug, nonnegative_int, output_dir, run_main
 
 __all__ = ["add_subcommands", "main"]
 
 
 def _common(p):
     p.add_argument("config", help="experiment configuration (YAML), e.g. examples/configs/mackey_glass.yaml")
-    p.add_argument("--out", required=True, metavar="DIR",
-                   help="output directory (results, figures); reruns resume from it")
+    p.add_argument("--out", required=True, metavar="DIR", type=output_dir,
+                   help="output directory (results, figures; created); reruns resume from it")
     p.add_argument("--smoke", action="store_true",
-                   help="use the configuration's small 'smoke' variant")
+                   help="use the configuration's small 'smoke' variant (the full "
+                        "configuration is checked first)")
     p.add_argument("--variant", metavar="NAME",
                    help="use a variant defined under 'variants' in the configuration")
     p.add_argument("--force", action="store_true",
                    help="rerun finished runs instead of skipping them")
-    p.add_argument("--jobs", type=int, default=1, metavar="N",
+    p.add_argument("--jobs", type=nonnegative_int, default=1, metavar="N",
                    help="runs executed in parallel processes (0: one per core; default 1)")
-    p.add_argument("--quiet", action="store_true", help="no progress display")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress display (the final table is still printed)")
 
 
 def _load(args):
@@ -38,11 +41,12 @@ def _load(args):
 def _jobs(args):
     from .runner import default_jobs
 
-    return default_jobs() if args.jobs == 0 else max(1, args.jobs)
+    return default_jobs() if args.jobs == 0 else args.jobs
 
 
-def _fail(message):
-    sys.stderr.write(f"streamlearn: error: {message}\n")
+def _fail(args, message):
+    prog = " ".join(filter(None, ["streamlearn", getattr(args, "command", None)]))
+    sys.stderr.write(f"{prog}: error: {message}\n")
     return 2
 
 
@@ -60,9 +64,11 @@ def _cmd_run(args):
                                 quiet=args.quiet, jobs=_jobs(args),
                                 figures=False if args.no_figures else None)
     except (ConfigError, FileNotFoundError, TuningMismatch, ValueError) as exc:
-        return _fail(str(exc))
+        if getattr(args, "debug", False):
+            raise
+        return _fail(args, str(exc))
+    _print_table(result["aggregate"])
     if not args.quiet:
-        _print_table(result["aggregate"])
         for path in result["figures"]:
             sys.stderr.write(f"figure: {path}\n")
     return 0
@@ -75,13 +81,14 @@ def _cmd_tune(args):
     try:
         summary = tune(_load(args), args.out, force=args.force, quiet=args.quiet, jobs=_jobs(args))
     except (ConfigError, FileNotFoundError, ValueError) as exc:
-        return _fail(str(exc))
-    if not args.quiet:
-        for m, settings in summary["chosen"].items():
-            values = ", ".join(f"{k}={v:g}" for k, v in settings.items())
-            sys.stderr.write(f"chosen for {m}: {values}\n")
-        for m in summary["failed"]:
-            sys.stderr.write(f"no stable setting found for {m}; the configured values stay\n")
+        if getattr(args, "debug", False):
+            raise
+        return _fail(args, str(exc))
+    for m, settings in summary["chosen"].items():
+        values = ", ".join(f"{k}={v:g}" for k, v in settings.items())
+        print(f"chosen for {m}: {values}")
+    for m in summary["failed"]:
+        print(f"no stable setting found for {m}; the configured values stay")
     return 0
 
 
@@ -89,7 +96,7 @@ def _print_table(rows):
     def f(v):
         return "-" if v is None else f"{v:.4g}"
 
-    out = sys.stderr
+    out = sys.stdout
     out.write(f"{'method':8} {'hidden':>6} {'stable':>7} {'final train':>12} {'final test':>12}\n")
     for r in rows:
         out.write(f"{r['method']:8} {r['n_hidden']:>6} {r['n_stable']:>3}/{r['n_runs']:<3} "
@@ -135,7 +142,9 @@ def add_subcommands(subparsers):
 
 def main(argv=None):
     """``python -m streamlearn.experiments {run,tune} ...``"""
-    parser = argparse.ArgumentParser(prog="python -m streamlearn.experiments")
-    add_subcommands(parser.add_subparsers(dest="command", required=True))
+    parser = ArgumentParser(prog="python -m streamlearn.experiments")
+    add_debug(parser)
+    for p in add_subcommands(parser.add_subparsers(dest="command", required=True)).values():
+        add_debug(p, sub=True)
     args = parser.parse_args(argv)
-    return args.func(args)
+    return run_main(args.func, args, parser.prog)

@@ -220,7 +220,7 @@ def resolve_config(raw, *, smoke=False, variant=None, base_dir=None, name=None):
         Shorthand for ``variant="smoke"``.
     variant : str, optional
         Deep-merge this variant (``"smoke"`` or a key of ``variants``) over the
-        rest first. A ``methods`` list in a variant selects methods (keeping
+        rest first (after checking the configuration without it). A ``methods`` list in a variant selects methods (keeping
         their base settings); a ``methods`` mapping is merged into the base one.
     base_dir : path-like, optional
         Directory that relative data paths are resolved against (the config
@@ -255,6 +255,12 @@ def resolve_config(raw, *, smoke=False, variant=None, base_dir=None, name=None):
     if variant is None:
         cfg = {k: v for k, v in raw.items() if k not in ("smoke", "variants")}
     else:
+        # the full configuration first: a variant may hide an error in it
+        try:
+            resolve_config(raw, base_dir=base_dir, name=name)
+        except ConfigError as exc:
+            raise ConfigError(f"{exc} (in the full configuration, checked before the "
+                              f"{variant!r} variant)") from None
         cfg = _apply_variant(raw, variant)
     out = {"name": str(cfg.get("name") or name or "experiment"), "variant": variant}
 

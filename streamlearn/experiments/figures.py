@@ -72,6 +72,18 @@ def _band(ax, method, curve, label=None):
     ax.fill_between(x, lo, hi, color=style["color"], alpha=0.15, linewidth=0)
 
 
+def _legend_outside(ax, **kwargs):
+    """A legend right of the axes, never over the data."""
+    kwargs.setdefault("fontsize", 8)
+    return ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, **kwargs)
+
+
+def _integer_ticks(axis):
+    from matplotlib.ticker import MaxNLocator
+
+    axis.set_major_locator(MaxNLocator(integer=True))
+
+
 def _positive(ax):
     """Use a log axis only when every plotted value is positive."""
     ys = [np.asarray(line.get_ydata(), dtype=float) for line in ax.get_lines()]
@@ -95,7 +107,7 @@ def learning_curves(runs, path, title):
     by_method = _by(runs, "method")
     prequential = runs[0]["protocol"]["name"] == "prequential"
     if prequential:
-        fig, axes = plt.subplots(1, 1, figsize=(6.5, 4))
+        fig, axes = plt.subplots(1, 1, figsize=(7.5, 4))
         axes = [axes]
         for m in methods:
             c = _curve(by_method[m], "loss", "step")
@@ -107,24 +119,24 @@ def learning_curves(runs, path, title):
             axes[0].axvline(min(boundary), color="0.5", linewidth=0.8)
             axes[0].text(min(boundary), 1.0, " test part", transform=axes[0].get_xaxis_transform(),
                          va="top", fontsize=7, color="0.4")
-        axes[0].set_xlabel("step")
+        axes[0].set_xlabel("step (samples)")
         axes[0].set_ylabel("prequential MSE per chunk")
     else:
-        fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+        fig, axes = plt.subplots(1, 2, figsize=(12.5, 4), sharey=True)
         for ax, key, name in zip(axes, ("train_loss", "test_loss"), ("train", "test")):
             for m in methods:
                 c = _curve(by_method[m], key, "epoch")
                 if c is not None:
                     _band(ax, m, c)
             ax.set_xlabel("epoch")
-            ax.xaxis.get_major_locator().set_params(integer=True)
+            _integer_ticks(ax.xaxis)
             ax.set_title(name)
         axes[0].set_ylabel("MSE")
     for ax in axes:
         _positive(ax)
         ax.grid(True, which="both", alpha=0.3)
     _unstable_note(axes[0], runs, methods)
-    axes[-1].legend(fontsize=8, title="method (stable seeds)", title_fontsize=8)
+    _legend_outside(axes[-1], title="method\n(stable seeds)", title_fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -135,7 +147,7 @@ def final_performance(runs, path, title):
     plt = _pyplot()
     methods = _methods(runs)
     by_method = _by(runs, "method")
-    fig, ax = plt.subplots(figsize=(max(5, 1.1 * len(methods) + 2), 4))
+    fig, ax = plt.subplots(figsize=(max(5, 1.1 * len(methods) + 2) + 1.5, 4))
     width = 0.38
     for j, (key, name, alpha) in enumerate((("final_train_loss", "train", 0.55),
                                             ("final_test_loss", "test", 1.0))):
@@ -162,8 +174,9 @@ def final_performance(runs, path, title):
         ax.set_yscale("log")
     from matplotlib.patches import Patch
 
-    ax.legend(handles=[Patch(facecolor="0.4", alpha=0.55, edgecolor="k", label="train (left, pale)"),
-                       Patch(facecolor="0.4", edgecolor="k", label="test (right)")], fontsize=8)
+    handles = [Patch(facecolor="0.4", alpha=0.55, edgecolor="k", label="train (left, pale)"),
+               Patch(facecolor="0.4", edgecolor="k", label="test (right)")]
+    _legend_outside(ax, handles=handles)
     ax.grid(True, axis="y", which="both", alpha=0.3)
     ax.set_title(title)
     fig.tight_layout()
@@ -176,7 +189,7 @@ def scaling(runs, path, title):
     from matplotlib.ticker import NullLocator
 
     methods = _methods(runs)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(12.5, 4), sharey=True)
     for ax, key, name in zip(axes, ("final_train_loss", "final_test_loss"), ("train", "test")):
         for m in methods:
             by_h = _by([r for r in runs if r["method"] == m], "n_hidden")
@@ -222,7 +235,7 @@ def scaling(runs, path, title):
     if any(r["status"] != "ok" for r in runs):
         handles.append(Line2D([], [], marker="x", color="k", linestyle="", markeredgewidth=2))
         labels.append("unstable runs (count)")
-    axes[1].legend(handles, labels, fontsize=8)
+    _legend_outside(axes[1], handles=handles, labels=labels)
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -234,16 +247,18 @@ def decorrelation(runs, path, title):
     methods = _methods(runs)
     by_method = _by(runs, "method")
     xkey = "step" if runs[0]["protocol"]["name"] == "prequential" else "epoch"
-    fig, ax = plt.subplots(figsize=(6.5, 4))
+    fig, ax = plt.subplots(figsize=(7.5, 4))
     for m in methods:
         c = _curve(by_method[m], "decorrelation_loss", xkey)
         if c is not None:
             _band(ax, m, c)
     _positive(ax)
-    ax.set_xlabel(xkey)
+    ax.set_xlabel("step (samples)" if xkey == "step" else "epoch")
+    if xkey == "epoch":
+        _integer_ticks(ax.xaxis)
     ax.set_ylabel("decorrelation loss (hidden layer)")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    _legend_outside(ax, title="method\n(stable seeds)", title_fontsize=8)
     ax.set_title(title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -274,8 +289,8 @@ def make_figures(runs, fig_dir, title="", stream=None):
         _pyplot()
     except ImportError:
         if stream is not None:
-            stream.write("matplotlib is not installed (pip install streamlearn[plot]); "
-                         "no figures drawn\n")
+            stream.write("matplotlib is not installed (pip install matplotlib, or "
+                         "pip install -e \".[plot]\" in a clone); no figures drawn\n")
         return []
     fig_dir = Path(fig_dir)
     fig_dir.mkdir(parents=True, exist_ok=True)

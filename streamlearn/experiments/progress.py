@@ -1,14 +1,16 @@
-"""Progress display for experiment runs (plain text on a stream, no dependencies).
+"""Progress display for experiment runs, drawn with tqdm.
 
-On a terminal the current run's line is rewritten in place after every epoch;
-otherwise (a log file, CI) a line is printed at the start and end of each run
-and about every tenth of its epochs, so logs stay short.
+On a terminal two bars are shown: the runs of the experiment and the epochs
+(or chunks) of the current run, with its latest losses. Otherwise (a pipe, a
+log file, CI) there are no bars, only one line per finished or skipped run, so
+logs stay short.
 """
 
 from __future__ import annotations
 
 import sys
-import time
+
+from tqdm import tqdm
 
 __all__ = ["Progress"]
 
@@ -37,52 +39,77 @@ class Progress:
         self.enabled = enabled
         self.label = label
         self.done = 0
-        self._tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self._t0 = None
         self._name = ""
+        # disable=None: tqdm draws nothing when the stream is not a terminal
+        self._bar = tqdm(total=total, desc=f"{label}s", unit=label, file=self.stream,
+                         disable=None if enabled else True, dynamic_ncols=True, leave=False)
+        self._inner = None
 
-    def _write(self, text, end="\n"):
-        if self.enabled:
-            self.stream.write(text + end)
+    @property
+    def _live(self):
+        return not self._bar.disable
+
+    def _line(self, text):
+        if not self.enabled:
+            return
+        if self._live:
+            tqdm.write(text, file=self.stream)
+        else:
+            self.stream.write(text + "\n")
             self.stream.flush()
 
     def _head(self):
         return f"[{self.done + 1}/{self.total}] {self._name}"
 
+    def _close_inner(self):
+        if self._inner is not None:
+            self._inner.close()
+            self._inner = None
+
     def start(self, name):
         """A run begins."""
         self._name = name
-        self._t0 = time.perf_counter()
-        if not self._tty:
-            self._write(f"{self._head()}: started")
+        self._close_inner()
+        if self._live:
+            self._inner = tqdm(desc=name, unit="epoch", file=self.stream, position=1,
+                               leave=False, dynamic_ncols=True)
 
     def update(self, i, n, record):
         """Epoch (or chunk) ``i`` of ``n`` finished with metrics ``record``."""
-        elapsed = time.perf_counter() - self._t0
+        if self._inner is None:
+            return
         if "train_loss" in record:
             metrics = f"train {_fmt(record['train_loss'])} test {_fmt(record['test_loss'])}"
         else:
+            self._inner.unit = "chunk"
             metrics = f"{record['phase']} loss {_fmt(record['loss'])}"
-        eta = elapsed / i * (n - i)
-        text = f"{self._head()}: {i}/{n} {metrics} ({elapsed:.0f}s, ~{eta:.0f}s left)"
-        if self._tty:
-            self._write("\r" + text + "\x1b[K", end="")
-        elif i == n or i == 1 or i % max(1, n // 10) == 0:
-            self._write(text)
+        self._inner.total = n
+        self._inner.set_postfix_str(metrics, refresh=False)
+        self._inner.update(i - self._inner.n)
 
     def finish(self, status, final, seconds, reason=None):
         """The run ended (``status`` "ok" or "unstable")."""
-        if self._tty:
-            self._write("\r\x1b[K", end="")
+        self._close_inner()
         tail = f"UNSTABLE ({reason})" if status != "ok" else (
             f"final train {_fmt(final.get('final_train_loss'))} "
             f"test {_fmt(final.get('final_test_loss'))}"
         )
-        self._write(f"{self._head()}: {tail} in {seconds:.1f}s")
+        self._line(f"{self._head()}: {tail} in {seconds:.1f}s")
         self.done += 1
+        self._bar.update(1)
+        if self.done >= self.total:
+            self.close()
 
     def skip(self, name, status):
         """A finished run was found and reused."""
         self._name = name
-        self._write(f"{self._head()}: already done ({status}), skipped")
+        self._line(f"{self._head()}: already done ({status}), skipped")
         self.done += 1
+        self._bar.update(1)
+        if self.done >= self.total:
+            self.close()
+
+    def close(self):
+        """Remove the bars (idempotent)."""
+        self._close_inner()
+        self._bar.close()

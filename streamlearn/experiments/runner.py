@@ -187,6 +187,14 @@ def execute_specs(specs, run_dir, *, experiment, force=False, quiet=False, strea
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     progress = Progress(len(specs), stream=stream, enabled=not quiet, label=label)
+    try:
+        return _execute(specs, run_dir, progress, experiment=experiment, force=force,
+                        stream=stream, jobs=jobs, model_factory=model_factory)
+    finally:
+        progress.close()
+
+
+def _execute(specs, run_dir, progress, *, experiment, force, stream, jobs, model_factory):
     results, todo = {}, []
     for spec in specs:
         old = None if force else _finished(run_dir / f"{spec['run_id']}.json", spec)
