@@ -9,27 +9,21 @@ from . import _forecast_kernels as FK
 from . import _forecast_rls as FR
 from .checkpoint import Checkpointable
 from ._kernels import H_LR, H_LR_DEC
+from .defaults import FORECAST_LR, FORECAST_RLS_LR
+from .methods import forecaster_defaults
 from .online_rnn import DivergenceError, OnlineRNN
 from .regressor import _FeatureMap, _TargetScaler, _target
 
 __all__ = ["RNNForecaster", "DEFAULT_LR"]
 
-#: Learning rate used when ``lr=None``, by (method, optimizer). Lower than the
-#: core's one-output defaults: ``max_horizon`` delayed pieces of the update
-#: reach the hidden layer at every step. Chosen on Mackey-Glass streams (100
-#: hidden units, 15 horizons, 4 seeds; docs/river.md, "Defaults").
-DEFAULT_LR = {
-    ("anp", "sgd"): 2e-4, ("np", "sgd"): 1e-4, ("wp", "sgd"): 3e-6, ("bp", "sgd"): 3e-3,
-    ("anp", "adam"): 3e-5, ("np", "adam"): 3e-5, ("wp", "adam"): 3e-6, ("bp", "adam"): 1e-4,
-}
+#: Learning rate used when ``lr=None`` with ``readout="perturbation"``, by
+#: (method, optimizer): ``streamlearn.defaults.FORECAST_LR`` (docs/river.md,
+#: "Defaults").
+DEFAULT_LR = FORECAST_LR
 
-
-#: The hidden layer's learning rate under ``readout="rls"`` (its update is one
-#: rank-1 step per time step, judged on all horizons; docs/forecasting.md).
-RLS_DEFAULT_LR = {
-    ("anp", "sgd"): 1e-4, ("np", "sgd"): 1e-5, ("wp", "sgd"): 1e-6, ("bp", "sgd"): 1e-3,
-    ("anp", "adam"): 1e-5, ("np", "adam"): 1e-6, ("wp", "adam"): 1e-7, ("bp", "adam"): 1e-5,
-}
+#: The hidden layer's rate when ``lr=None`` under ``readout="rls"``:
+#: ``streamlearn.defaults.FORECAST_RLS_LR`` (docs/forecasting.md).
+RLS_DEFAULT_LR = FORECAST_RLS_LR
 
 
 _NO_READOUT = np.zeros((0, 0))
@@ -281,14 +275,11 @@ class RNNForecaster(Forecaster, Checkpointable):
         self.max_weight = max_weight
         self.n_skipped = 0
 
-        if optimizer is None:
-            optimizer = "sgd" if readout == "rls" else "adam"
-        key = (str(method).lower(), str(optimizer).lower())
-        table = RLS_DEFAULT_LR if readout == "rls" else DEFAULT_LR
+        optimizer, default = forecaster_defaults(method, optimizer, readout)
         # the core validates every parameter; inputs: constant, latest value, lags
         self.network = OnlineRNN(
             2 + self.lags, n_hidden, max_horizon, method=method, decorrelation=decorrelation,
-            lr=table.get(key) if lr is None else lr,
+            lr=default if lr is None else lr,
             lr_decorrelation=lr_decorrelation, sigma=sigma, optimizer=optimizer,
             activation=activation, seed=seed, dtype=dtype, noisy_reference=noisy_reference,
             adam_betas=adam_betas, adam_eps=adam_eps, on_divergence=on_divergence,
