@@ -32,7 +32,7 @@ The default learning rates are numbers in :mod:`streamlearn.defaults`; a
 >>> m.rule, m.decorrelation, m.optimizer, m.label
 ('anp', True, 'sgd', 'DANP')
 >>> m.lr(), m.lr(n_hidden=500), m.forecaster_lr()
-(0.003, 0.0006000000000000001, 0.0001)
+(0.003, 0.0006, 0.0001)
 >>> [name for name, m in METHODS.items() if not m.uses_sigma]
 ['bp', 'dbp']
 
