@@ -38,9 +38,10 @@ RESULTS = Path("benchmark-results") / "width.jsonl"  # default --results, relati
 OUT = Path("benchmark-results") / "width"
 WTH = Path(os.environ.get("STREAMLEARN_WTH", "/work/shared/data/WTH.csv"))
 
-METHODS = {"anp": ("anp", False), "danp": ("anp", True), "np": ("np", False),
-           "dnp": ("np", True), "wp": ("wp", False), "dwp": ("wp", True),
-           "bp": ("bp", False), "dbp": ("bp", True)}
+from streamlearn.methods import METHODS as _REGISTRY, NAMES_BY_RULE  # noqa: E402
+
+#: name -> (rule, decorrelation), from the registry (streamlearn/methods.py), by rule
+METHODS = {name: (_REGISTRY[name].rule, _REGISTRY[name].decorrelation) for name in NAMES_BY_RULE}
 
 
 def task_data(task, steps, seed):

@@ -6,27 +6,29 @@ and weight perturbation (WP), each optionally with input decorrelation, plus an
 exact-gradient baseline (BP), all applied online at every time step.
 """
 
+from ._version import __version__
 from .checkpoint import CheckpointError
 from .metrics import decorrelation_loss
 from .online_rnn import DivergenceError, OnlineRNN
 
 __all__ = ["OnlineRNN", "RNNRegressor", "RNNForecaster", "CheckpointError", "DivergenceError",
            "decorrelation_loss"]
-__version__ = "0.1.0"
 
 # The River learners import River (about a second); load them on first use so
-# that `import streamlearn` for OnlineRNN alone stays fast.
-_LAZY = {"RNNRegressor": "regressor", "RNNForecaster": "forecaster"}
+# that `import streamlearn` for OnlineRNN alone stays fast. The imports are
+# spelled out, so that tests/test_imports.py sees them.
+_LAZY = ("RNNRegressor", "RNNForecaster")
 
 
 def __getattr__(name):
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'streamlearn' has no attribute {name!r}")
+    if name == "RNNRegressor":
+        from .regressor import RNNRegressor as value
+    elif name == "RNNForecaster":
+        from .forecaster import RNNForecaster as value
+    else:
+        raise AttributeError(f"module 'streamlearn' has no attribute {name!r}")
+    globals()[name] = value
+    return value
 
 
 def __dir__():

@@ -41,7 +41,7 @@ class CheckpointError(ValueError):
 
 def save(obj, path):
     """Write ``obj`` (a streamlearn learner) to ``path`` atomically."""
-    from . import __version__
+    from ._version import __version__
 
     arrays = {}
     meta = {"format": FORMAT_VERSION, "library": __version__,

@@ -2,7 +2,7 @@
 
 import sys
 
-from . import __version__
+from ._version import __version__
 from .cliargs import ArgumentParser, add_debug, int_at_least, nonnegative_int, positive_int, run_main
 from .demo import METHOD_NAMES, MIN_STEPS, run_demo
 from .experiments.cli import add_subcommands

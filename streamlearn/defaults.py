@@ -22,12 +22,19 @@ At 100 units and below this is the reference rate, the value the library has
 always used, so nothing changes for the default network (except DNP with
 SGD, whose rate is 10 times lower). The exponents and
 the sweep they come from are in docs/width.md.
+
+Every default rate of the library is in this module: besides the core's
+(``LR_REF`` and the width rule), ``RLS_LR_FACTOR`` (the core under
+``readout="rls"``) and the forecaster's own tables ``FORECAST_LR`` and
+``FORECAST_RLS_LR``. :mod:`streamlearn.methods` says, per method name, which
+of them applies.
 """
 
 from __future__ import annotations
 
 __all__ = ["N_REF", "LR_REF", "WIDTH_EXPONENT", "DECORRELATION_EXPONENT",
-           "DECORRELATION_FACTOR", "width_exponent", "default_lr"]
+           "DECORRELATION_FACTOR", "RLS_LR_FACTOR", "FORECAST_LR", "FORECAST_RLS_LR",
+           "width_exponent", "default_lr"]
 
 #: Width at which the reference rates were chosen (the default ``n_hidden``).
 N_REF = 100
@@ -106,3 +113,28 @@ def default_lr(method, optimizer="sgd", n_hidden=N_REF, decorrelation=False):
     if decorrelation:
         scale *= DECORRELATION_FACTOR.get(key, 1.0)
     return LR_REF[key] * scale
+
+
+#: ``OnlineRNN(lr=None, readout="rls")`` takes ``default_lr(...) * RLS_LR_FACTOR``:
+#: under least squares, learning A and R made Mackey-Glass worse at every rate
+#: measured, so the default keeps it slow (docs/algorithms.md).
+RLS_LR_FACTOR = 1e-4
+
+#: ``RNNForecaster(lr=None, readout="perturbation")``, by (method, optimizer);
+#: not scaled with width. Lower than the core's one-output defaults:
+#: ``max_horizon`` delayed pieces of the update reach the hidden layer at every
+#: step. Chosen on Mackey-Glass streams (100 hidden units, 15 horizons, 4 seeds;
+#: docs/river.md, "Defaults"). Also ``streamlearn.forecaster.DEFAULT_LR``.
+FORECAST_LR = {
+    ("anp", "sgd"): 2e-4, ("np", "sgd"): 1e-4, ("wp", "sgd"): 3e-6, ("bp", "sgd"): 3e-3,
+    ("anp", "adam"): 3e-5, ("np", "adam"): 3e-5, ("wp", "adam"): 3e-6, ("bp", "adam"): 1e-4,
+}
+
+#: ``RNNForecaster(lr=None, readout="rls")``: the hidden layer's rate under the
+#: least-squares read-out (its update is one rank-1 step per time step, judged
+#: on all horizons; docs/forecasting.md). Also
+#: ``streamlearn.forecaster.RLS_DEFAULT_LR``.
+FORECAST_RLS_LR = {
+    ("anp", "sgd"): 1e-4, ("np", "sgd"): 1e-5, ("wp", "sgd"): 1e-6, ("bp", "sgd"): 1e-3,
+    ("anp", "adam"): 1e-5, ("np", "adam"): 1e-6, ("wp", "adam"): 1e-7, ("bp", "adam"): 1e-5,
+}

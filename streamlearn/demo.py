@@ -11,21 +11,19 @@ import time
 import numpy as np
 
 from .datasets import mackey_glass
+from .methods import NAMES_BY_RULE, get
 from .online_rnn import OnlineRNN
 
-METHOD_NAMES = ("anp", "danp", "np", "dnp", "wp", "dwp", "bp", "dbp")
+#: The names ``--method`` accepts (``streamlearn.methods.NAMES_BY_RULE``).
+METHOD_NAMES = NAMES_BY_RULE
 #: Shortest stream ``run_demo`` accepts: its last fifth must hold some samples.
 MIN_STEPS = 100
 
 
 def parse_method(name):
     """``"danp"`` -> (``"anp"``, True); ``"np"`` -> (``"np"``, False)."""
-    name = name.lower()
-    if name not in METHOD_NAMES:
-        raise ValueError(f"unknown method {name!r}; choose one of {', '.join(METHOD_NAMES)}")
-    if name.startswith("d") and name != "d":
-        return name[1:], True
-    return name, False
+    m = get(name)
+    return m.rule, m.decorrelation
 
 
 def run_demo(steps=50_000, n_hidden=100, method="danp", seed=0, horizon=15,
@@ -48,10 +46,10 @@ def run_demo(steps=50_000, n_hidden=100, method="danp", seed=0, horizon=15,
         raise ValueError(f"steps must be >= {MIN_STEPS}, got {steps}")
     if report_every < 1:
         raise ValueError(f"report_every must be >= 1, got {report_every}")
-    base, decorrelation = parse_method(method)
+    spec = get(method)
     U, Y = mackey_glass(steps, horizon=horizon, seed=seed)
-    model = OnlineRNN(1, n_hidden, 1, method=base, decorrelation=decorrelation,
-                      optimizer="adam" if base == "bp" else "sgd", seed=seed)
+    model = OnlineRNN(1, n_hidden, 1, method=spec.rule, decorrelation=spec.decorrelation,
+                      optimizer=spec.optimizer, seed=seed)
     persistence = (U - Y) ** 2
     errors = np.empty(steps)
     live = hasattr(out, "isatty") and out.isatty()

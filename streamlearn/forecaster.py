@@ -7,35 +7,28 @@ from river.time_series.base import Forecaster
 
 from . import _forecast_kernels as FK
 from . import _forecast_rls as FR
-from .checkpoint import Checkpointable
 from ._kernels import H_LR, H_LR_DEC
+from .defaults import FORECAST_LR, FORECAST_RLS_LR
+from .methods import forecaster_defaults
 from .online_rnn import DivergenceError, OnlineRNN
-from .regressor import _FeatureMap, _TargetScaler, _target
+from .river_base import RNNLearner
 
 __all__ = ["RNNForecaster", "DEFAULT_LR"]
 
-#: Learning rate used when ``lr=None``, by (method, optimizer). Lower than the
-#: core's one-output defaults: ``max_horizon`` delayed pieces of the update
-#: reach the hidden layer at every step. Chosen on Mackey-Glass streams (100
-#: hidden units, 15 horizons, 4 seeds; docs/river.md, "Defaults").
-DEFAULT_LR = {
-    ("anp", "sgd"): 2e-4, ("np", "sgd"): 1e-4, ("wp", "sgd"): 3e-6, ("bp", "sgd"): 3e-3,
-    ("anp", "adam"): 3e-5, ("np", "adam"): 3e-5, ("wp", "adam"): 3e-6, ("bp", "adam"): 1e-4,
-}
+#: Learning rate used when ``lr=None`` with ``readout="perturbation"``, by
+#: (method, optimizer): ``streamlearn.defaults.FORECAST_LR`` (docs/river.md,
+#: "Defaults").
+DEFAULT_LR = FORECAST_LR
 
-
-#: The hidden layer's learning rate under ``readout="rls"`` (its update is one
-#: rank-1 step per time step, judged on all horizons; docs/forecasting.md).
-RLS_DEFAULT_LR = {
-    ("anp", "sgd"): 1e-4, ("np", "sgd"): 1e-5, ("wp", "sgd"): 1e-6, ("bp", "sgd"): 1e-3,
-    ("anp", "adam"): 1e-5, ("np", "adam"): 1e-6, ("wp", "adam"): 1e-7, ("bp", "adam"): 1e-5,
-}
+#: The hidden layer's rate when ``lr=None`` under ``readout="rls"``:
+#: ``streamlearn.defaults.FORECAST_RLS_LR`` (docs/forecasting.md).
+RLS_DEFAULT_LR = FORECAST_RLS_LR
 
 
 _NO_READOUT = np.zeros((0, 0))
 
 
-class RNNForecaster(Forecaster, Checkpointable):
+class RNNForecaster(RNNLearner, Forecaster):
     """Recurrent network forecasting 1 to ``max_horizon`` steps ahead, learning online.
 
     One read-out per step ahead (a *direct* multi-horizon forecast): after
@@ -236,22 +229,14 @@ class RNNForecaster(Forecaster, Checkpointable):
         on_divergence: str = "raise",
         max_weight: float = 1e3,
     ):
+        super().__init__(
+            n_hidden=n_hidden, method=method, decorrelation=decorrelation, lr=lr,
+            lr_decorrelation=lr_decorrelation, sigma=sigma, optimizer=optimizer,
+            activation=activation, seed=seed, dtype=dtype, noisy_reference=noisy_reference,
+            adam_betas=adam_betas, adam_eps=adam_eps, scale_target=scale_target,
+            scale_inputs=scale_inputs, on_invalid=on_invalid, on_divergence=on_divergence,
+            max_weight=max_weight)
         self.max_horizon = max_horizon
-        self.n_hidden = n_hidden
-        self.method = method
-        self.decorrelation = decorrelation
-        self.lr = lr
-        self.lr_decorrelation = lr_decorrelation
-        self.sigma = sigma
-        self.optimizer = optimizer
-        self.activation = activation
-        self.seed = seed
-        self.dtype = dtype
-        self.noisy_reference = noisy_reference
-        self.adam_betas = adam_betas
-        self.adam_eps = adam_eps
-        self.scale_target = scale_target
-        self.scale_inputs = scale_inputs
         self.residual = residual
         self.exogenous = exogenous
         if readout not in ("rls", "perturbation"):
@@ -274,31 +259,15 @@ class RNNForecaster(Forecaster, Checkpointable):
         if readout == "rls" and noisy_reference:
             raise ValueError("noisy_reference=True needs readout='perturbation': the "
                              "least-squares read-out adds no output noise of its own")
-        if on_invalid not in ("raise", "skip"):
-            raise ValueError(f"unknown on_invalid {on_invalid!r}; choose 'raise' or 'skip'")
-        self.on_invalid = on_invalid
-        self.on_divergence = on_divergence
-        self.max_weight = max_weight
-        self.n_skipped = 0
 
-        if optimizer is None:
-            optimizer = "sgd" if readout == "rls" else "adam"
-        key = (str(method).lower(), str(optimizer).lower())
-        table = RLS_DEFAULT_LR if readout == "rls" else DEFAULT_LR
+        optimizer, default = forecaster_defaults(method, optimizer, readout)
         # the core validates every parameter; inputs: constant, latest value, lags
-        self.network = OnlineRNN(
-            2 + self.lags, n_hidden, max_horizon, method=method, decorrelation=decorrelation,
-            lr=table.get(key) if lr is None else lr,
-            lr_decorrelation=lr_decorrelation, sigma=sigma, optimizer=optimizer,
-            activation=activation, seed=seed, dtype=dtype, noisy_reference=noisy_reference,
-            adam_betas=adam_betas, adam_eps=adam_eps, on_divergence=on_divergence,
-            max_weight=max_weight)
+        self.network = OnlineRNN(2 + self.lags, n_hidden, max_horizon, **self._network_kwargs(
+            lr=default if lr is None else lr, optimizer=optimizer))
         if residual:
             # a zero read-out makes the untrained forecaster the persistence forecast
             self.network._B[:] = 0.0
-        self._features = _FeatureMap(type(self).__name__, n_fixed=2 + self.lags,
-                                     scale=bool(scale_inputs))
-        self._target = _TargetScaler(bool(scale_target))
+        self._init_maps(n_fixed=2 + self.lags)
         self._recent = np.zeros(self.lags, dtype=np.float64)  # raw y_{t-1}, ..., y_{t-lags}
         self._allocate()
 
@@ -447,7 +416,7 @@ class RNNForecaster(Forecaster, Checkpointable):
     def feature_columns(self):
         """Exogenous feature name -> input column (0: constant, 1: latest value, 2 to
         ``1 + lags``: the lags)."""
-        return dict(self._features.columns)
+        return super().feature_columns
 
     def learn_one(self, y, x=None):
         """Learn from the value ``y`` that just arrived (and features ``x``), then step.
@@ -459,15 +428,10 @@ class RNNForecaster(Forecaster, Checkpointable):
         guard refuses follows ``on_divergence`` (docs/reliability.md).
         """
         owner = type(self).__name__
-        try:
-            parsed = self._features.parse(x) if (self.exogenous and x) else ({}, [])
-            target = _target(owner, y)
-        except (TypeError, ValueError):
-            if getattr(self, "on_invalid", "raise") == "skip":
-                self.n_skipped = getattr(self, "n_skipped", 0) + 1
-                return
-            raise
-        values, new = parsed
+        sample = self._parse(x if self.exogenous else None, y, labelled=True)
+        if sample is None:  # invalid, and on_invalid="skip"
+            return
+        (values, new), target = sample
         if new:
             self._features.add(new)
             self._add_inputs(len(new))
@@ -581,13 +545,11 @@ class RNNForecaster(Forecaster, Checkpointable):
         return state
 
     def __setstate__(self, state):
-        self.__dict__.update(state)
+        super().__setstate__(state)  # scale_inputs of old checkpoints: False
         if "readout" not in state:  # written before the least-squares read-out existed
             self.readout = "perturbation"
             self.lags = 0
             self._recent = np.zeros(0)
-        if "scale_inputs" not in state:  # its features were never scaled
-            self.scale_inputs = False
         if self.readout == "rls":
             self._allocate_rls_scratch()
 

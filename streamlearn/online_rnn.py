@@ -7,23 +7,26 @@ import numpy as np
 from . import _kernels as K
 from .checkpoint import Checkpointable
 from ._random import fresh_seed, seed_state, normal
-from .defaults import LR_REF, default_lr
+from .defaults import LR_REF, RLS_LR_FACTOR, default_lr
+from .methods import RULES
 
-METHODS = {"anp": K.ANP, "np": K.NP, "wp": K.WP, "bp": K.BP}
+# Each name the constructor accepts -> its code in the kernels' configuration.
+# The rules themselves (and the d-prefixed method names) are in streamlearn.methods.
+_RULE_CODES = {"anp": K.ANP, "np": K.NP, "wp": K.WP, "bp": K.BP}
+METHODS = {rule: _RULE_CODES[rule] for rule in RULES}
 ACTIVATIONS = {"tanh": K.TANH, "relu": K.RELU, "identity": K.IDENTITY, "sign": K.SIGN}
 NON_DIFFERENTIABLE = {"sign"}
 OPTIMIZERS = {"sgd": K.SGD, "adam": K.ADAM}
 READOUTS = {"perturbation": K.PERTURBATION, "rls": K.RLS}
 
 #: Learning rate used when ``lr=None`` at the reference width of 100 hidden
-#: units, by (method, optimizer); kept for backward compatibility. At other
-#: widths ``lr=None`` takes ``streamlearn.defaults.default_lr``, which scales
-#: these values down above 100 units (docs/width.md).
+#: units, by (method, optimizer); kept for backward compatibility (a copy of
+#: ``streamlearn.defaults.LR_REF``). At other widths ``lr=None`` takes
+#: ``streamlearn.defaults.default_lr``, which scales these values down above
+#: 100 units (docs/width.md); ``streamlearn.methods.Method.lr`` gives it by name.
+#: ``lr=None`` with ``readout="rls"`` takes ``default_lr(...) * RLS_LR_FACTOR``
+#: (``streamlearn.defaults.RLS_LR_FACTOR``, 1e-4).
 DEFAULT_LR = dict(LR_REF)
-
-
-#: ``lr=None`` with ``readout="rls"`` takes ``default_lr(...) * RLS_LR_FACTOR``.
-RLS_LR_FACTOR = 1e-4
 
 
 class DivergenceError(FloatingPointError):

@@ -6,25 +6,13 @@ import pickle
 import numpy as np
 import pytest
 from river import datasets, evaluate, metrics
-from river.checks import check_estimator
 
 from streamlearn._random import normal
 from streamlearn.datasets import mackey_glass
 from streamlearn.forecaster import RNNForecaster
 from streamlearn.online_rnn import OnlineRNN
 
-PARAMS = list(RNNForecaster._unit_test_params())
-
-
-def _ids(p):
-    return ("d" if p["decorrelation"] else "") + p["method"]
-
-
-@pytest.mark.parametrize("params", PARAMS, ids=_ids)
-def test_check_estimator(params):
-    model = RNNForecaster(**params)
-    assert model._unit_test_skips() == set()
-    check_estimator(model)
+# River's checks over every _unit_test_params(): tests/test_estimators.py
 
 
 # -- the delayed update, recomputed offline in plain NumPy ----------------------------

@@ -15,15 +15,7 @@ from streamlearn.regressor import RNNRegressor
 PARAMS = list(RNNRegressor._unit_test_params())
 
 
-def _ids(p):
-    return ("d" if p["decorrelation"] else "") + p["method"]
-
-
-@pytest.mark.parametrize("params", PARAMS, ids=_ids)
-def test_check_estimator(params):
-    model = RNNRegressor(**params)
-    assert model._unit_test_skips() == set()
-    check_estimator(model)
+# River's checks over every _unit_test_params(): tests/test_estimators.py
 
 
 def test_unit_test_params_cover_every_method_with_and_without_decorrelation():

@@ -39,7 +39,7 @@ def _load(args):
 
 
 def _jobs(args):
-    from .runner import default_jobs
+    from .execution import default_jobs
 
     return default_jobs() if args.jobs == 0 else args.jobs
 

@@ -1,28 +1,24 @@
-"""The paper's method names and how they map onto :class:`streamlearn.OnlineRNN`.
+"""How the experiments build their models from the method names.
 
-``bp``, ``anp``, ``np`` and ``wp`` are the learning rules; a ``d`` prefix adds
-the decorrelation of the hidden layer (``dbp``, ``danp``, ``dnp``, ``dwp``).
-The paper trains BP with Adam and the perturbation rules with plain SGD; that is
-the default optimizer here and can be overridden per method in the YAML file.
+The names themselves (``bp``, ``anp``, ``np`` and ``wp``, and with a ``d``
+prefix for the decorrelation of the hidden layer ``dbp``, ``danp``, ``dnp``,
+``dwp``), their rules and their default optimizers are in the registry,
+:mod:`streamlearn.methods`. The paper trains BP with Adam and the perturbation
+rules with plain SGD; that is the default optimizer here and can be overridden
+per method in the YAML file.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from .. import methods as registry
+
 __all__ = ["METHODS", "MODEL_KEYS", "model_kwargs", "uses_sigma", "make_model"]
 
-#: method name -> (OnlineRNN ``method``, ``decorrelation``)
-METHODS = {
-    "bp": ("bp", False),
-    "dbp": ("bp", True),
-    "anp": ("anp", False),
-    "danp": ("anp", True),
-    "np": ("np", False),
-    "dnp": ("np", True),
-    "wp": ("wp", False),
-    "dwp": ("wp", True),
-}
+#: method name -> (OnlineRNN ``method``, ``decorrelation``), from the registry
+#: (``streamlearn.methods.METHODS``), in its order.
+METHODS = {name: (m.rule, m.decorrelation) for name, m in registry.METHODS.items()}
 
 #: Settings accepted in the ``model`` section and per method (besides n_hidden).
 MODEL_KEYS = (
@@ -36,16 +32,13 @@ MODEL_KEYS = (
     "noisy_reference",
 )
 
-_DEFAULT_OPTIMIZER = {"bp": "adam", "anp": "sgd", "np": "sgd", "wp": "sgd"}
-
-
 def uses_sigma(method):
     """Whether the noise scale matters for ``method`` (not for BP).
 
     >>> uses_sigma("danp"), uses_sigma("dbp")
     (True, False)
     """
-    return METHODS[method][0] != "bp"
+    return registry.METHODS[method].uses_sigma
 
 
 def model_kwargs(method, n_inputs, n_outputs, n_hidden, settings, seed):
@@ -74,14 +67,14 @@ def model_kwargs(method, n_inputs, n_outputs, n_hidden, settings, seed):
     >>> kw["method"], kw["decorrelation"], kw["optimizer"], kw["lr"], kw["n_hidden"]
     ('bp', True, 'adam', 0.01, 50)
     """
-    rule, decorrelation = METHODS[method]
+    spec = registry.METHODS[method]
     kw = {
         "n_inputs": int(n_inputs),
         "n_hidden": int(n_hidden),
         "n_outputs": int(n_outputs),
-        "method": rule,
-        "decorrelation": decorrelation,
-        "optimizer": _DEFAULT_OPTIMIZER[rule],
+        "method": spec.rule,
+        "decorrelation": spec.decorrelation,
+        "optimizer": spec.optimizer,
         "seed": int(seed),
     }
     for key in MODEL_KEYS:

@@ -17,73 +17,18 @@ The choice is written to ``OUT/tuning.json`` and used by every later
 
 from __future__ import annotations
 
-import itertools
 import math
 from pathlib import Path
 
-from .config import fingerprint
-from .methods import make_model, uses_sigma
+from .execution import execute_specs
+from .methods import make_model
+from .planning import (grid_for, plan_runs, tuned_methods, tuning_fingerprint, tuning_n_hidden,
+                       tuning_protocol)
 from .results import write_json, write_records_csv
-from .runner import execute_specs, plan_runs
 
+# grid_for, tuning_fingerprint and tuning_protocol are planned in .planning
+# (run_experiment needs the fingerprint too); they stay importable from here.
 __all__ = ["grid_for", "tune", "tuning_fingerprint", "tuning_protocol"]
-
-
-def grid_for(cfg, method):
-    """All settings combinations tried for ``method``, in grid order.
-
-    >>> from streamlearn.experiments.config import resolve_config
-    >>> cfg = resolve_config({"task": {"name": "mackey_glass"}, "methods": ["bp", "anp"],
-    ...                       "tune": {"grid": {"lr": [0.1, 0.01], "sigma": [0.001]}}})
-    >>> grid_for(cfg, "anp")
-    [{'lr': 0.1, 'sigma': 0.001}, {'lr': 0.01, 'sigma': 0.001}]
-    >>> grid_for(cfg, "bp")
-    [{'lr': 0.1}, {'lr': 0.01}]
-    """
-    grid = {**cfg["tune"]["grid"], **cfg["tune"]["method_grids"].get(method, {})}
-    if not uses_sigma(method):
-        grid.pop("sigma", None)
-    keys = list(grid)
-    return [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))]
-
-
-def tuned_methods(cfg):
-    """Methods the tuner searches (those with a non-trivial grid)."""
-    methods = cfg["tune"]["methods"] or list(cfg["methods"])
-    return [m for m in methods if grid_for(cfg, m) not in ([], [{}])]
-
-
-def tuning_protocol(cfg):
-    """The protocol section used for trials (epochs possibly shortened)."""
-    protocol = dict(cfg["protocol"])
-    if protocol["name"] == "epochs":
-        epochs = cfg["tune"]["epochs"] or protocol["epochs"]
-        final = cfg["tune"]["final_epochs"] or min(protocol["final_epochs"], epochs)
-        protocol.update(epochs=epochs, final_epochs=min(final, epochs))
-    return protocol
-
-
-def _n_hidden(cfg):
-    return cfg["tune"]["n_hidden"] or cfg["model"]["n_hidden"][0]
-
-
-def tuning_fingerprint(cfg):
-    """Hash of everything the tuning result depends on."""
-    methods = tuned_methods(cfg)
-    return fingerprint({
-        "task": cfg["task"],
-        "protocol": tuning_protocol(cfg),
-        "stability": cfg["stability"],
-        "model": {k: v for k, v in cfg["model"].items() if k != "n_hidden"},
-        "n_hidden": _n_hidden(cfg),
-        # a method's own value of a tuned setting is overridden by the tuner,
-        # so it does not make the tuning stale
-        "methods": {m: {k: v for k, v in cfg["methods"][m].items()
-                        if k not in (grid_for(cfg, m)[0] if grid_for(cfg, m) else {})}
-                    for m in methods},
-        "grids": {m: grid_for(cfg, m) for m in methods},
-        "seeds": cfg["tune"]["seeds"],
-    })
 
 
 def _tag(combo):
@@ -113,7 +58,7 @@ def tune(cfg, out_dir, *, force=False, quiet=False, stream=None, jobs=1,
     if not methods:
         raise ValueError("nothing to tune: the configuration has no tune.grid / tune.method_grids values")
     protocol = tuning_protocol(cfg)
-    n_hidden = _n_hidden(cfg)
+    n_hidden = tuning_n_hidden(cfg)
     specs, combos = [], {}
     for m in methods:
         for combo in grid_for(cfg, m):
