@@ -44,6 +44,7 @@ the core's update of step ``t - 1`` when ``H = 1``.
 import numpy as np
 from numba import njit
 
+from ._jit import INNER
 from ._kernels import (
     ADAM,
     ANP,
@@ -88,7 +89,7 @@ N_FCOUNTERS = 2
 S_SSA, S_SSB = 0, 1
 
 
-@njit(cache=True)
+@njit(**INNER)
 def _update_rows(B, coef, slot_of, XS, lr, opt, M, V, hyper, t):
     """B[o] -= lr * step(coef[o] * XS[slot_of[o]]) for rows with slot_of[o] >= 0.
 
@@ -124,7 +125,7 @@ def _update_rows(B, coef, slot_of, XS, lr, opt, M, V, hyper, t):
             B[o, j] -= lr * (m / bc1) / (np.sqrt(v / bc2) + eps)
 
 
-@njit(cache=True)
+@njit(**INNER)
 def _wp_views(noise, N, I, O):
     nA = N * I
     nR = N * N
@@ -134,7 +135,7 @@ def _wp_views(noise, N, I, O):
     return xiA, xiR, xiB
 
 
-@njit(cache=True)
+@njit(**INNER)
 def _delayed_update(A, R, B, D, moments, wp_noise, dense, rng_tmp, work_n, work_o,
                     grad, slot_of, ring_u, ring_xp, ring_xs, ring_dir, ring_y,
                     ring_yn, ring_do, ring_s, ring_rng, ring_i, counters, hyper,
@@ -246,7 +247,7 @@ def _delayed_update(A, R, B, D, moments, wp_noise, dense, rng_tmp, work_n, work_
     _update_rows(B, coef, slot_of, ring_xs, lr, opt, mB, vB, hyper, t)
 
 
-@njit(cache=True)
+@njit(**INNER)
 def _forward(A, R, B, D, wp_noise, state, work_n, work_o, rng, hyper, config, u,
              ring_u, ring_xp, ring_xs, ring_dir, ring_y, ring_yn, ring_do, ring_s,
              ring_rng, ring_i, slot, base):

@@ -37,6 +37,7 @@ twins on input ``u``, its forecasts, and its gain (R1-R2), in slot ``t mod H``.
 import numpy as np
 from numba import njit
 
+from ._jit import INNER
 from ._kernels import (
     ANP,
     BP,
@@ -77,7 +78,7 @@ R_LAM, R_ALPHA, R_PMAX, R_CLIP, R_RATE, R_GATE_RATE = 0, 1, 2, 3, 4, 5
 N_RLS = 6
 
 
-@njit(cache=True)
+@njit(**INNER)
 def _clipped_error(W_o, z_s, target, scale, o, n, rls):
     """The a priori error of horizon ``o``, clipped to ``c`` times its running
     mean absolute size (a Huber-type RLS step: an outlier moves the fit by a
@@ -103,7 +104,7 @@ def _clipped_error(W_o, z_s, target, scale, o, n, rls):
 
 
 
-@njit(cache=True)
+@njit(**INNER)
 def _hidden_update(A, R, moments, wp_noise, rng_tmp, grad, ring_u, ring_xp, ring_dir,
                    ring_s, ring_rng, ring_i, ring_dl, ring_gx, D, work_n, counters,
                    hyper, config, s):
@@ -156,7 +157,7 @@ def _hidden_update(A, R, moments, wp_noise, rng_tmp, grad, ring_u, ring_xp, ring
     _update_lowrank(R, grad, ring_xp[s:s + 1], 1, lr, opt, mR, vR, hyper, t)
 
 
-@njit(cache=True)
+@njit(**INNER)
 def _forward(A, R, D, W, P, wp_noise, state, work_n, rng, hyper, rls, config, u,
              gain_q, ring_u, ring_xp, ring_z, ring_g, ring_dir, ring_y, ring_yn,
              ring_s, ring_rng, ring_i, ring_base, ring_dl, ring_gx, counters, slot, base):
@@ -308,7 +309,7 @@ def learn_step(A, R, D, W, P, moments, wp_noise, rng, rng_tmp, state, work_n, gr
     counters[FK_STEPS] += 1
 
 
-@njit(cache=True)
+@njit(**INNER)
 def _absmax_ok(M, bound):
     """True if every entry of the 2-D ``M`` is finite and at most ``bound`` in magnitude."""
     for i in range(M.shape[0]):

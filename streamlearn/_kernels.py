@@ -35,6 +35,7 @@ slots and ``hyper`` N_HYPER.
 import numpy as np
 from numba import njit, prange
 
+from ._jit import INNER
 from ._random import _fill_normal
 from ._rls import _rls_apply, _rls_gain_restarting
 
@@ -104,7 +105,7 @@ def _dact(a, fa, kind):
     return 1.0
 
 
-@njit(cache=True)
+@njit(**INNER)
 def _hidden_twins(A, R, u, xs, xsn, xi0, xi, alpha, alphan):
     """Eq. 1 and 3: alpha = A u + R xs + xi0 and alpha~ = A u + R xs~ + xi.
 
@@ -125,7 +126,7 @@ def _hidden_twins(A, R, u, xs, xsn, xi0, xi, alpha, alphan):
         alphan[i] = n + xi[i]
 
 
-@njit(cache=True)
+@njit(**INNER)
 def _hidden_twins_wp(A, R, xiA, xiR, u, xs, xsn, alpha, alphan):
     """Eq. 1 and 7: the noisy twin runs on perturbed weights A + xiA, R + xiR."""
     N, I = A.shape
@@ -144,7 +145,7 @@ def _hidden_twins_wp(A, R, xiA, xiR, u, xs, xsn, alpha, alphan):
         alphan[i] = n
 
 
-@njit(cache=True)
+@njit(**INNER)
 def _hidden_clean(A, R, u, xs, alpha):
     """Eq. 1 for the clean twin alone."""
     N, I = A.shape
@@ -157,13 +158,13 @@ def _hidden_clean(A, R, u, xs, alpha):
         alpha[i] = c
 
 
-@njit(cache=True)
+@njit(**INNER)
 def _activate(alpha, x, kind):
     for i in range(alpha.shape[0]):
         x[i] = _act(alpha[i], kind)
 
 
-@njit(cache=True)
+@njit(**INNER)
 def _matvec(M, v, out):
     """out = M v."""
     rows, cols = M.shape
@@ -174,7 +175,7 @@ def _matvec(M, v, out):
         out[i] = s
 
 
-@njit(cache=True)
+@njit(**INNER)
 def _matvec_twins(M, v, vn, out, outn):
     """out = M v and outn = M vn in one pass over M."""
     rows, cols = M.shape
@@ -189,7 +190,7 @@ def _matvec_twins(M, v, vn, out, outn):
         outn[i] = sn
 
 
-@njit(cache=True)
+@njit(**INNER)
 def _rmatvec(M, v, out):
     """out = M^T v, reading M row by row."""
     rows, cols = M.shape
@@ -201,7 +202,7 @@ def _rmatvec(M, v, out):
             out[j] += M[i, j] * vi
 
 
-@njit(cache=True)
+@njit(**INNER)
 def _sq_loss(y, target):
     """Per-step loss l = mean_o (y_o - y*_o)^2 (eq. 2)."""
     s = 0.0
@@ -211,7 +212,7 @@ def _sq_loss(y, target):
     return s / y.shape[0]
 
 
-@njit(cache=True)
+@njit(**INNER)
 def _scaled_direction(d, scale, out):
     """out = scale * d / ||d||^2 (ANP, eq. 5); zero when d vanishes."""
     ss = 0.0
@@ -225,14 +226,14 @@ def _scaled_direction(d, scale, out):
         out[i] = f * d[i]
 
 
-@njit(cache=True)
+@njit(**INNER)
 def _adam_coefficients(hyper, t):
     b1 = hyper[H_BETA1]
     b2 = hyper[H_BETA2]
     return b1, b2, 1.0 - b1**t, 1.0 - b2**t
 
 
-@njit(cache=True)
+@njit(**INNER)
 def _update_lowrank(W, G, P, k, lr, opt, M, V, hyper, t):
     """W -= lr * step(sum_q G[q] P[q]^T) over the first k rows (eq. 9).
 
@@ -269,7 +270,7 @@ def _update_lowrank(W, G, P, k, lr, opt, M, V, hyper, t):
             W[i, j] -= lr * (m / bc1) / (np.sqrt(v / bc2) + eps)
 
 
-@njit(cache=True)
+@njit(**INNER)
 def _update_dense(W, Xi, scale, lr, opt, M, V, hyper, t):
     """W -= lr * step(scale * Xi): the WP update (eq. 8)."""
     rows, cols = W.shape
@@ -291,7 +292,7 @@ def _update_dense(W, Xi, scale, lr, opt, M, V, hyper, t):
             W[i, j] -= lr * (m / bc1) / (np.sqrt(v / bc2) + eps)
 
 
-@njit(cache=True)
+@njit(**INNER)
 def _decorrelate(D, xs, w, eps):
     """D <- D - eps (xs xs^T - diag(xs^2)) D (eq. 10), as rank-1 work.
 
@@ -307,7 +308,7 @@ def _decorrelate(D, xs, w, eps):
             D[i, j] = D[i, j] * b - a * w[j]
 
 
-@njit(cache=True)
+@njit(**INNER)
 def _split_moments(moments, N, I, O):
     nA = N * I
     nR = N * N
@@ -325,7 +326,7 @@ def _split_moments(moments, N, I, O):
     return mA, vA, mR, vR, mB, vB
 
 
-@njit(cache=True)
+@njit(**INNER)
 def _step(A, R, B, D, moments, wp_noise, history, state, work_n, work_o, work_k,
           rng, counters, hyper, config, u, target, y_out, learn):
     """One step of both twins on input u; if ``learn``, the update for target.
@@ -486,7 +487,7 @@ def _step(A, R, B, D, moments, wp_noise, history, state, work_n, work_o, work_k,
         xsn[:] = xs_new
 
 
-@njit(cache=True)
+@njit(**INNER)
 def _bp_gradients(R, B, D, history, G, counters, config, y, target, gb, tmp, tmp2):
     """Truncated BPTT through the history ring (eq. 6).
 
@@ -545,7 +546,7 @@ def _predict(A, R, B, D, state, work_n, config, u, out):
     _matvec(B, xs_new, out)
 
 
-@njit(cache=True)
+@njit(**INNER)
 def _absmax(v):
     """max |v_i|, or inf if any entry is NaN."""
     m = 0.0
@@ -558,7 +559,7 @@ def _absmax(v):
     return m
 
 
-@njit(cache=True)
+@njit(**INNER)
 def _absmax2(M):
     m = 0.0
     for i in range(M.shape[0]):
@@ -568,7 +569,7 @@ def _absmax2(M):
     return m
 
 
-@njit(cache=True)
+@njit(**INNER)
 def _all_finite(v):
     for i in range(v.shape[0]):
         if not np.isfinite(v[i]):
@@ -595,7 +596,7 @@ def _adam_step_bound(hyper, t):
 _MAX_GRADIENT = 1e18
 
 
-@njit(cache=True)
+@njit(**INNER)
 def _guard_commit(A, RT, B, C, cb, DT, hyper, delta, decor, xs_new):
     """May an update that moves no weight by more than ``delta`` be committed?
 
@@ -659,7 +660,7 @@ W_GL, W_DECA, W_DECB, W_SINK, W_ACC, W_W = 11, 12, 13, 14, 15, 16
 N_WORK_N_FAST = 17
 
 
-@njit(cache=True)
+@njit(**INNER)
 def _pending_general(RT, j0, j1, G, P, k, lr, opt, M, V, hyper, t):
     """Rows j0:j1 of RT (columns of R): R -= lr * step(sum_q G[q] P[q]^T).
 
@@ -700,7 +701,7 @@ def _pending_general(RT, j0, j1, G, P, k, lr, opt, M, V, hyper, t):
             row[i] -= lr * (m / bc1) / (np.sqrt(v / bc2) + eps)
 
 
-@njit(cache=True)
+@njit(**INNER)
 def _axpy4(r0, r1, r2, r3, a0, a1, a2, a3, b0, b1, b2, b3, i0, i1, acc, accn):
     """acc += r0 a0 + ... + r3 a3 and accn += r0 b0 + ..., in that order."""
     for i in range(i0, i1):
@@ -712,7 +713,7 @@ def _axpy4(r0, r1, r2, r3, a0, a1, a2, a3, b0, b1, b2, b3, i0, i1, acc, accn):
         accn[i] = accn[i] + v0 * b0 + v1 * b1 + v2 * b2 + v3 * b3
 
 
-@njit(cache=True)
+@njit(**INNER)
 def _r_rows(RT, j0, j1, i0, i1, gl, P0, fused, xs, xsn, alpha, alphan):
     """Rows j0:j1 of RT, columns i0:i1: optionally the pending SGD rank-1
     update RT[j, i] -= gl[i] * P0[j] (``fused``), then
@@ -765,7 +766,7 @@ def _r_rows(RT, j0, j1, i0, i1, gl, P0, fused, xs, xsn, alpha, alphan):
 WP_TILE = 16  # hidden units per tile of the WP passes
 
 
-@njit(cache=True)
+@njit(**INNER)
 def _r_rows_wp(RT, xiR, xs, xsn, alpha, alphan):
     """WP products: alpha += R xs and alphan += (R + xiR) xsn, in j order.
 
@@ -787,7 +788,7 @@ def _r_rows_wp(RT, xiR, xs, xsn, alpha, alphan):
                 alphan[i] += (r + xiR[i, j]) * b
 
 
-@njit(cache=True)
+@njit(**INNER)
 def _dots8(DT, j, v, acc):
     """acc[k] = DT[j + k] . v for k < 8, each sum in order of i."""
     N = DT.shape[1]
@@ -828,7 +829,7 @@ def _dots8(DT, j, v, acc):
     acc[7] = s7
 
 
-@njit(cache=True)
+@njit(**INNER)
 def _update4(r0, r1, r2, r3, w0, w1, w2, w3, a0, a1, a2, a3, b0, b1, b2, b3, da, db,
              xs_new, xsn_new):
     """Eq. 10 on four rows of DT given their w, then their products (in order)."""
@@ -847,7 +848,7 @@ def _update4(r0, r1, r2, r3, w0, w1, w2, w3, a0, a1, a2, a3, b0, b1, b2, b3, da,
         xsn_new[i] = xsn_new[i] + v0 * b0 + v1 * b1 + v2 * b2 + v3 * b3
 
 
-@njit(cache=True)
+@njit(**INNER)
 def _d_rows(DT, j0, j1, pend, xsp, da, db, x, xn, xs_new, xsn_new, acc):
     """Rows j0:j1 of DT: the pending decorrelation update, then the products.
 
@@ -918,7 +919,7 @@ def _d_rows(DT, j0, j1, pend, xsp, da, db, x, xn, xs_new, xsn_new, acc):
         j += 1
 
 
-@njit(cache=True)
+@njit(**INNER)
 def _decor_factors(xsp, eps, da, db):
     for i in range(xsp.shape[0]):
         a = eps * xsp[i]
@@ -926,7 +927,7 @@ def _decor_factors(xsp, eps, da, db):
         db[i] = 1.0 + a * xsp[i]
 
 
-@njit(cache=True)
+@njit(**INNER)
 def _decor_flush(DT, xsp, da, db, w):
     """Apply the pending decorrelation update alone (no products)."""
     _rmatvec_t(DT, xsp, w)
@@ -938,7 +939,7 @@ def _decor_flush(DT, xsp, da, db, w):
             row[i] = row[i] * db[i] - da[i] * wj
 
 
-@njit(cache=True)
+@njit(**INNER)
 def _r_flush(RT, gl, P0):
     N = RT.shape[1]
     for j in range(RT.shape[0]):
@@ -948,8 +949,8 @@ def _r_flush(RT, gl, P0):
             row[i] = row[i] - gl[i] * p
 
 
-@njit(cache=True)
-def _apply_pending_ar(A, RT, O, pend_g, pend_p, pend_u, pend_k, work_n, moments, counters, hyper,
+@njit(**INNER)
+def _apply_pending_ar(A, RT, O, pend_g, pend_p, pend_u, pend_k, work_n, mom, counters, hyper,
                       config, fuse_r):
     """Apply the pending A update, and the R update unless ``_r_rows`` fuses it.
 
@@ -963,7 +964,7 @@ def _apply_pending_ar(A, RT, O, pend_g, pend_p, pend_u, pend_k, work_n, moments,
     opt = config[C_OPT]
     lr = hyper[H_LR]
     t = counters[K_ADAM]
-    mA, vA, mR, vR, mB, vB = _split_moments(moments, N, I, O)
+    mA, vA, mR, vR, mB, vB = mom
     _update_lowrank(A, pend_g, pend_u, k, lr, opt, mA, vA, hyper, t)
     pend_k[0] = 0
     if opt == SGD and k == 1:
@@ -978,7 +979,7 @@ def _apply_pending_ar(A, RT, O, pend_g, pend_p, pend_u, pend_k, work_n, moments,
     return False
 
 
-@njit(cache=True)
+@njit(**INNER)
 def _bp_gradients_t(RT, B, DT, history, G, counters, config, y, target, gb, tmp, tmp2):
     """``_bp_gradients`` with R and D stored transposed (same arithmetic)."""
     N = RT.shape[0]
@@ -996,7 +997,7 @@ def _bp_gradients_t(RT, B, DT, history, G, counters, config, y, target, gb, tmp,
         if decor:
             _rmatvec_t(DT, tmp, tmp2)
         else:
-            tmp2[:] = tmp
+            _copy(tmp, tmp2)
         g = G[slot]
         for i in range(N):
             g[i] = d[i] * tmp2[i]
@@ -1005,7 +1006,7 @@ def _bp_gradients_t(RT, B, DT, history, G, counters, config, y, target, gb, tmp,
         slot = (slot - 1) % K
 
 
-@njit(cache=True)
+@njit(**INNER)
 def _rmatvec_t(MT, v, out):
     """out = M^T v from MT = M^T: out[j] = sum_i MT[j, i] v[i], as ``_rmatvec``."""
     rows, cols = MT.shape
@@ -1041,13 +1042,17 @@ def _rmatvec_t(MT, v, out):
         j += 1
 
 
-@njit(cache=True)
-def _forward_fast(A, RT, B, DT, moments, wp_noise, state, work_n, work_o, rng, counters,
-                  hyper, config, pend_g, pend_p, pend_u, pend_k, u, twins, nthreads):
-    """Both twins' forward pass (eq. 1, 3, 7), applying the pending updates."""
+@njit(**INNER)
+def _forward_fast(A, RT, B, DT, mom, wp, state, work_n, work_o, rng, counters,
+                  hyper, config, pend_g, pend_p, pend_u, pend_k, u, twins, nthreads, rls):
+    """Both twins' forward pass (eq. 1, 3, 7), applying the pending updates.
+
+    The optional buffers select the code compiled (see ``_run_fast``): ``wp``
+    only for WP, ``rls`` only for the least-squares read-out, ``nthreads``
+    only for more than one thread.
+    """
     N, I = A.shape
     O = B.shape[0]
-    method = config[C_METHOD]
     act = config[C_ACT]
     decor = config[C_DECOR] != 0
     sigma = hyper[H_SIGMA]
@@ -1063,47 +1068,56 @@ def _forward_fast(A, RT, B, DT, moments, wp_noise, state, work_n, work_o, rng, c
     xi0 = work_n[W_XI0]
     nu = work_o[W_NU]
     nu0 = work_o[W_NU0]
-    wp = twins and method == WP
 
-    if wp:
-        _fill_normal(rng, wp_noise, sigma)
+    if wp is not None:
+        if twins:
+            _fill_normal(rng, wp[0], sigma)
     elif twins:
         # the least-squares read-out has no output noise (docs/algorithms.md, eq. 12)
-        rls = config[C_READOUT] == RLS
         _fill_normal(rng, xi, sigma)
-        if not rls:
+        if rls is None:
             _fill_normal(rng, nu, sigma)
         if config[C_NOISY_REF] != 0:
             _fill_normal(rng, xi0, sigma)
-            if not rls:
+            if rls is None:
                 _fill_normal(rng, nu0, sigma)
 
-    fused = _apply_pending_ar(A, RT, O, pend_g, pend_p, pend_u, pend_k, work_n, moments, counters,
+    fused = _apply_pending_ar(A, RT, O, pend_g, pend_p, pend_u, pend_k, work_n, mom, counters,
                               hyper, config, True)
     # input part, in the order of _hidden_twins / _hidden_twins_wp
-    for i in range(N):
-        c = 0.0
-        for k in range(I):
-            c += A[i, k] * u[k]
-        alpha[i] = c
-        if wp:
-            n = 0.0
-            for k in range(I):
-                n += (A[i, k] + wp_noise[i * I + k]) * u[k]
-            alphan[i] = n
-        else:
-            alphan[i] = c
-    if wp:
-        xiR = wp_noise[N * I:N * I + N * N].reshape((N, N))
-        _r_rows_wp(RT, xiR, xs, xsn, alpha, alphan)
-    elif nthreads > 1:
-        _r_rows_par(RT, work_n[W_GL], pend_p[0], fused, xs, xsn, alpha, alphan, nthreads)
-    else:
-        _r_rows(RT, 0, N, 0, N, work_n[W_GL], pend_p[0], fused, xs, xsn, alpha, alphan)
-    if twins and not wp:
+    if wp is not None:
+        xiA = wp[1]
         for i in range(N):
-            alpha[i] = alpha[i] + xi0[i]
-            alphan[i] = alphan[i] + xi[i]
+            c = 0.0
+            for k in range(I):
+                c += A[i, k] * u[k]
+            alpha[i] = c
+            if twins:
+                n = 0.0
+                for k in range(I):
+                    n += (A[i, k] + xiA[i, k]) * u[k]
+                alphan[i] = n
+            else:
+                alphan[i] = c
+        if twins:
+            _r_rows_wp(RT, wp[2], xs, xsn, alpha, alphan)
+        else:
+            _r_rows(RT, 0, N, 0, N, work_n[W_GL], pend_p[0], fused, xs, xsn, alpha, alphan)
+    else:
+        for i in range(N):
+            c = 0.0
+            for k in range(I):
+                c += A[i, k] * u[k]
+            alpha[i] = c
+            alphan[i] = c
+        if nthreads is not None:
+            _r_rows_par(RT, work_n[W_GL], pend_p[0], fused, xs, xsn, alpha, alphan, nthreads)
+        else:
+            _r_rows(RT, 0, N, 0, N, work_n[W_GL], pend_p[0], fused, xs, xsn, alpha, alphan)
+        if twins:
+            for i in range(N):
+                alpha[i] = alpha[i] + xi0[i]
+                alphan[i] = alphan[i] + xi[i]
 
     _activate(alpha, x, act)
     if twins:
@@ -1116,19 +1130,19 @@ def _forward_fast(A, RT, B, DT, moments, wp_noise, state, work_n, work_o, rng, c
         for i in range(N):
             xs_new[i] = 0.0
             xsn_new[i] = 0.0
-        if nthreads > 1:
+        if nthreads is not None:
             _d_rows_par(DT, pend, xs, work_n[W_DECA], work_n[W_DECB], x, xn, xs_new,
                         xsn_new, work_n, nthreads)
         else:
             _d_rows(DT, 0, N, pend, xs, work_n[W_DECA], work_n[W_DECB], x, xn, xs_new,
                     xsn_new, work_n[W_ACC])
     else:
-        xs_new[:] = x
+        _copy(x, xs_new)
         if twins:
-            xsn_new[:] = xn
+            _copy(xn, xsn_new)
 
 
-@njit(cache=True)
+@njit(**INNER)
 def _readout_extra(C, cb, u, skip, bias, y):
     """y += C u (with ``skip``) and y += c (with ``bias``): eq. 1b's input and bias terms."""
     I = u.shape[0]
@@ -1142,7 +1156,7 @@ def _readout_extra(C, cb, u, skip, bias, y):
         y[o] = s
 
 
-@njit(cache=True)
+@njit(**INNER)
 def _readout_extra_wp(C, cb, xiC, xic, u, skip, bias, y, yn):
     """Eq. 1b and 7b: y += C u + c and yn += (C + xiC) u + (c + xic)."""
     I = u.shape[0]
@@ -1161,7 +1175,7 @@ def _readout_extra_wp(C, cb, xiC, xic, u, skip, bias, y, yn):
         yn[o] = n
 
 
-@njit(cache=True)
+@njit(**INNER)
 def _regressor(xs, u, skip, bias, z):
     """The least-squares read-out's regressor z = [xs, u, 1] (eq. 11); u and 1 only
     with ``skip`` and ``bias``."""
@@ -1177,7 +1191,7 @@ def _regressor(xs, u, skip, bias, z):
         z[m] = 1.0
 
 
-@njit(cache=True)
+@njit(**INNER)
 def _max_diag(P):
     m = 0.0
     for i in range(P.shape[0]):
@@ -1186,7 +1200,7 @@ def _max_diag(P):
     return m
 
 
-@njit(cache=True)
+@njit(**INNER)
 def _rls_readout_gain(P, z, gain, q, hyper, counters):
     """(R1), (R2) of ``_rls.py`` for this step's regressor; P restarts at I / alpha
     (counted in K_RLS_RESTART) when it has lost positive-definiteness.
@@ -1201,7 +1215,7 @@ def _rls_readout_gain(P, z, gain, q, hyper, counters):
     return code != 2
 
 
-@njit(cache=True)
+@njit(**INNER)
 def _rls_readout_apply(B, C, cb, z, gain, w, target, skip, bias):
     """(R3) of ``_rls.py`` for each output o on the row W_o = [B_o, C_o, c_o]."""
     N = B.shape[1]
@@ -1226,7 +1240,7 @@ def _rls_readout_apply(B, C, cb, z, gain, w, target, skip, bias):
             cb[o] = w[m]
 
 
-@njit(cache=True)
+@njit(**INNER)
 def _update_vector(w, g, scale, lr, opt, M, V, hyper, t):
     """w -= lr * step(scale * g): the bias c's update, as ``_update_dense``."""
     if opt == SGD:
@@ -1245,7 +1259,7 @@ def _update_vector(w, g, scale, lr, opt, M, V, hyper, t):
         w[i] -= lr * (m / bc1) / (np.sqrt(v / bc2) + eps)
 
 
-@njit(cache=True)
+@njit(**INNER)
 def _split_out_moments(moments_out, O, I):
     """Adam's moments of C (O, I) and c (O,): mC, vC, mc, vc (empty without Adam)."""
     if moments_out.shape[0] == 0:
@@ -1260,7 +1274,7 @@ def _split_out_moments(moments_out, O, I):
     return mC, vC, mc, vc
 
 
-@njit(cache=True)
+@njit(**INNER)
 def _outside_watch(y, target, watch, hyper, counters):
     """Is a prediction useless: more than k = H_OUT_BOUND spans outside its targets'
     running range, and more than k spans from its own target?
@@ -1284,7 +1298,7 @@ def _outside_watch(y, target, watch, hyper, counters):
     return False
 
 
-@njit(cache=True)
+@njit(**INNER)
 def _watch_targets(target, watch, counters):
     if counters[K_SEEN] == 0:
         for o in range(target.shape[0]):
@@ -1299,14 +1313,23 @@ def _watch_targets(target, watch, counters):
     counters[K_SEEN] += 1
 
 
-@njit(cache=True)
-def _step_fast(A, RT, B, DT, moments, wp_noise, history, state, work_n, work_o, work_k,
-               rng, counters, hyper, config, pend_g, pend_p, pend_u, pend_k, u, target, y_out,
-               learn, nthreads, C, cb, moments_out, P, P_spare, rls_work, watch):
+@njit(**INNER)
+def _copy(src, dst):
+    """dst[:] = src, as a loop (a slice assignment costs more to compile)."""
+    for i in range(src.shape[0]):
+        dst[i] = src[i]
+
+
+@njit(**INNER)
+def _step_fast(A, RT, B, DT, mom, wp, history, state, work_n, work_o, work_k,
+               rng, counters, hyper, config, pend_g, pend_p, pend_u, pend_k, u2, target, y_out,
+               learn, nthreads, C, cb, mom_out, rls, watch):
     """``_step`` on transposed R and D with pending updates: the same numbers.
 
     Also the read-out extensions of docs/algorithms.md: the skip connection C u
     and bias c (eq. 1b), and the least-squares read-out (eqs. 11-12, ``_rls.py``).
+    ``u2`` is the input as a (1, I) row. The optional buffers are as in
+    ``_run_fast``.
 
     Returns 0 when the step is committed. A step whose forward pass is not
     finite returns 1, one whose update fails the divergence guard
@@ -1319,19 +1342,20 @@ def _step_fast(A, RT, B, DT, moments, wp_noise, history, state, work_n, work_o, 
     r0, r1, r2, r3 = rng[0], rng[1], rng[2], rng[3]
     pos = fill = 0
     O = B.shape[0]
-    method = config[C_METHOD]
-    act = config[C_ACT]
+    u = u2[0]
     decor = config[C_DECOR] != 0
     opt = config[C_OPT]
     skip = config[C_SKIP] != 0
     bias = config[C_BIAS] != 0
-    rls = config[C_READOUT] == RLS
     sigma = hyper[H_SIGMA]
     lr = hyper[H_LR]
-    twins = learn and method != BP
+    if history is not None:  # BP: the exact gradient, no twins
+        twins = False
+    else:
+        twins = learn
 
-    _forward_fast(A, RT, B, DT, moments, wp_noise, state, work_n, work_o, rng, counters,
-                  hyper, config, pend_g, pend_p, pend_u, pend_k, u, twins, nthreads)
+    _forward_fast(A, RT, B, DT, mom, wp, state, work_n, work_o, rng, counters,
+                  hyper, config, pend_g, pend_p, pend_u, pend_k, u, twins, nthreads, rls)
 
     xs = state[0]
     xsn = state[1]
@@ -1350,43 +1374,37 @@ def _step_fast(A, RT, B, DT, moments, wp_noise, history, state, work_n, work_o, 
     nu0 = work_o[W_NU0]
     gb = work_o[W_GB]
     db = work_o[W_DB]
-    nA = N * I
-    nR = N * N
-    nB = O * N
-    if wp_noise.shape[0] > 0:
-        xiA = wp_noise[0:nA].reshape((N, I))
-        xiR = wp_noise[nA:nA + nR].reshape((N, N))
-    else:
-        xiA = xiR = wp_noise.reshape((0, 0))
-    # WP's read-out noise (xiB, then xiC, xic) exists only with the perturbation read-out
-    if wp_noise.shape[0] > nA + nR:
-        xiB = wp_noise[nA + nR:nA + nR + nB].reshape((O, N))
-        off = nA + nR + nB
-        xiC = wp_noise[off:off + O * I if skip else off].reshape((O, I if skip else 0))
-        off2 = off + O * I if skip else off
-        xic = wp_noise[off2:off2 + O if bias else off2]
-    else:
-        xiB = xiC = wp_noise[0:0].reshape((0, 0))
-        xic = wp_noise[0:0]
 
-    if twins and method == WP and not rls:
-        for o in range(O):
-            c = 0.0
-            n = 0.0
-            for j in range(N):
-                b = B[o, j]
-                c += b * xs_new[j]
-                n += (b + xiB[o, j]) * xsn_new[j]
-            y[o] = c
-            yn[o] = n
-        if skip or bias:
-            _readout_extra_wp(C, cb, xiC, xic, u, skip, bias, y, yn)
+    if wp is not None:
+        # WP's read-out noise (xiB, then xiC, xic) exists only with the perturbation read-out
+        if twins and rls is None:
+            xiB = wp[3]
+            for o in range(O):
+                c = 0.0
+                n = 0.0
+                for j in range(N):
+                    b = B[o, j]
+                    c += b * xs_new[j]
+                    n += (b + xiB[o, j]) * xsn_new[j]
+                y[o] = c
+                yn[o] = n
+            if skip or bias:
+                _readout_extra_wp(C, cb, wp[4], wp[5], u, skip, bias, y, yn)
+        elif twins:
+            _matvec_twins(B, xs_new, xsn_new, y, yn)
+            if skip or bias:
+                _readout_extra(C, cb, u, skip, bias, y)
+                _readout_extra(C, cb, u, skip, bias, yn)
+        else:
+            _matvec(B, xs_new, y)
+            if skip or bias:
+                _readout_extra(C, cb, u, skip, bias, y)
     elif twins:
         _matvec_twins(B, xs_new, xsn_new, y, yn)
         if skip or bias:
             _readout_extra(C, cb, u, skip, bias, y)
             _readout_extra(C, cb, u, skip, bias, yn)
-        if not rls:  # eq. 3's output noise; the least-squares read-out has none
+        if rls is None:  # eq. 3's output noise; the least-squares read-out has none
             for o in range(O):
                 y[o] += nu0[o]
                 yn[o] += nu[o]
@@ -1404,157 +1422,171 @@ def _step_fast(A, RT, B, DT, moments, wp_noise, history, state, work_n, work_o, 
         rng[0], rng[1], rng[2], rng[3] = r0, r1, r2, r3
         return 3
 
-    if method == BP:
+    if history is not None:
         K = config[C_WINDOW]
         pos = counters[K_POS]
         fill = counters[K_FILL]
         if learn:  # the slot this step overwrites, kept until the update is committed
-            history[K] = history[pos]
+            _copy(history[pos], history[K])
         h = history[pos]
-        h[0:I] = u
-        h[I:I + N] = xs
+        for k in range(I):
+            h[k] = u[k]
         for i in range(N):
-            h[I + N + i] = _dact(alpha[i], x[i], act)
+            h[I + i] = xs[i]
+        for i in range(N):
+            h[I + N + i] = _dact(alpha[i], x[i], config[C_ACT])
         counters[K_POS] = (pos + 1) % K
         if counters[K_FILL] < K:
             counters[K_FILL] += 1
 
-    if learn:
-        mA, vA, mR, vR, mB, vB = _split_moments(moments, N, I, O)
-        mC, vC, mc, vc = _split_out_moments(moments_out, O, I)
-        t = counters[K_ADAM] + 1
-        adam_bound = lr * _adam_step_bound(hyper, t) if opt == ADAM else 0.0
-        # the largest presynaptic factor of the read-out (xs_t, u_t, 1)
-        p_out = _absmax(xs_new)
-        if skip:
-            p_out = max(p_out, _absmax(u))
-        if bias:
-            p_out = max(p_out, 1.0)
-        if method == WP:
-            dl = _sq_loss(yn, target) - _sq_loss(y, target)
-            scale = dl / (sigma * sigma)
-            g = abs(scale) * _absmax(wp_noise)
-            delta = adam_bound if opt == ADAM else lr * g
-        elif method == BP:
-            _bp_gradients_t(RT, B, DT, history, work_k, counters, config, y, target,
-                            gb, tmp, tmp2)
-            k = counters[K_FILL]
-            g_ar = 0.0
-            for q in range(k):
-                g_ar += _absmax(work_k[q]) * max(_absmax(history[q, 0:I]),
-                                                 _absmax(history[q, I:I + N]))
-            g = max(g_ar, _absmax(gb) * p_out) if not rls else g_ar
-            delta = adam_bound if opt == ADAM else lr * g
+    if not learn:
+        _copy(xs_new, xs)
+        _copy(xs_new, xsn)
+        return 0
+
+    mA, vA, mR, vR, mB, vB = mom
+    mC, vC, mc, vc = mom_out
+    t = counters[K_ADAM] + 1
+    adam_bound = lr * _adam_step_bound(hyper, t) if opt == ADAM else 0.0
+    # the largest presynaptic factor of the read-out (xs_t, u_t, 1)
+    p_out = _absmax(xs_new)
+    if skip:
+        p_out = max(p_out, _absmax(u))
+    if bias:
+        p_out = max(p_out, 1.0)
+    k = 0
+    scale = 0.0
+    if wp is not None:
+        dl = _sq_loss(yn, target) - _sq_loss(y, target)
+        scale = dl / (sigma * sigma)
+        g = abs(scale) * _absmax(wp[0])
+    elif history is not None:
+        _bp_gradients_t(RT, B, DT, history, work_k, counters, config, y, target,
+                        gb, tmp, tmp2)
+        k = counters[K_FILL]
+        g = 0.0
+        for q in range(k):
+            g += _absmax(work_k[q]) * max(_absmax(history[q, 0:I]),
+                                          _absmax(history[q, I:I + N]))
+        if rls is None:
+            g = max(g, _absmax(gb) * p_out)
+    else:
+        dl = _sq_loss(yn, target) - _sq_loss(y, target)
+        if config[C_METHOD] == NP:
+            f = dl / (sigma * sigma)
+            for i in range(N):
+                ga[i] = f * xi[i]
+            if rls is None:
+                for o in range(O):
+                    gb[o] = f * nu[o]
         else:
-            dl = _sq_loss(yn, target) - _sq_loss(y, target)
-            if method == NP:
-                f = dl / (sigma * sigma)
-                for i in range(N):
-                    ga[i] = f * xi[i]
-                if not rls:
-                    for o in range(O):
-                        gb[o] = f * nu[o]
-            else:
-                for i in range(N):
-                    tmp[i] = alphan[i] - alpha[i]
-                _scaled_direction(tmp, N * dl, ga)
-                if not rls:
-                    for o in range(O):
-                        db[o] = yn[o] - y[o]
-                    _scaled_direction(db, O * dl, gb)
-            g = _absmax(ga) * max(_absmax(u), _absmax(xs))
-            if not rls:
-                g = max(g, _absmax(gb) * p_out)
-            delta = adam_bound if opt == ADAM else lr * g
-        rls_ok = True
-        if rls:
-            # the read-out's change is |g_i| |e| with |g_i| = |(P z)_i| / (lam + z'Pz)
-            # <= sqrt(P_ii) / (2 sqrt(lam)) (Cauchy-Schwarz in P's inner product)
-            z = rls_work[R_Z]
-            gain = rls_work[R_GAIN]
-            _regressor(xs_new, u, skip, bias, z)
-            e_max = 0.0
-            for o in range(O):
-                e_max = max(e_max, abs(target[o] - y[o]))
-            p_diag = max(_max_diag(P), 1.0 / hyper[H_RLS_ALPHA])
-            d_rls = e_max * np.sqrt(p_diag / hyper[H_RLS_LAM]) / 2.0
-            ok = g <= _MAX_GRADIENT and _guard_commit(A, RT, B, C, cb, DT, hyper,
-                                                       max(delta, d_rls), decor, xs_new)
+            for i in range(N):
+                tmp[i] = alphan[i] - alpha[i]
+            _scaled_direction(tmp, N * dl, ga)
+            if rls is None:
+                for o in range(O):
+                    db[o] = yn[o] - y[o]
+                _scaled_direction(db, O * dl, gb)
+        g = _absmax(ga) * max(_absmax(u), _absmax(xs))
+        if rls is None:
+            g = max(g, _absmax(gb) * p_out)
+    delta = adam_bound if opt == ADAM else lr * g
+    rls_ok = True
+    if rls is not None:
+        P, P_spare, rls_work = rls
+        # the read-out's change is |g_i| |e| with |g_i| = |(P z)_i| / (lam + z'Pz)
+        # <= sqrt(P_ii) / (2 sqrt(lam)) (Cauchy-Schwarz in P's inner product)
+        z = rls_work[R_Z]
+        gain = rls_work[R_GAIN]
+        _regressor(xs_new, u, skip, bias, z)
+        e_max = 0.0
+        for o in range(O):
+            e_max = max(e_max, abs(target[o] - y[o]))
+        p_diag = max(_max_diag(P), 1.0 / hyper[H_RLS_ALPHA])
+        d_rls = e_max * np.sqrt(p_diag / hyper[H_RLS_LAM]) / 2.0
+        ok = g <= _MAX_GRADIENT and _guard_commit(A, RT, B, C, cb, DT, hyper,
+                                                   max(delta, d_rls), decor, xs_new)
+        if ok:
+            rls_ok = _rls_readout_gain(P, z, gain, rls_work[R_Q], hyper, counters)
+        elif g <= _MAX_GRADIENT:
+            # the a priori bound is loose: try the exact gain on a spare P
+            restarts = counters[K_RLS_RESTART]
+            for i in range(P.shape[0]):
+                _copy(P[i], P_spare[i])
+            rls_ok = _rls_readout_gain(P_spare, z, gain, rls_work[R_Q], hyper, counters)
+            d_rls = _absmax(gain) * e_max * (1.0 + 1e-9) if rls_ok else 0.0
+            ok = _guard_commit(A, RT, B, C, cb, DT, hyper, max(delta, d_rls), decor,
+                               xs_new)
             if ok:
-                rls_ok = _rls_readout_gain(P, z, gain, rls_work[R_Q], hyper, counters)
-            elif g <= _MAX_GRADIENT:
-                # the a priori bound is loose: try the exact gain on a spare P
-                restarts = counters[K_RLS_RESTART]
                 for i in range(P.shape[0]):
-                    P_spare[i] = P[i]
-                rls_ok = _rls_readout_gain(P_spare, z, gain, rls_work[R_Q], hyper, counters)
-                d_rls = _absmax(gain) * e_max * (1.0 + 1e-9) if rls_ok else 0.0
-                ok = _guard_commit(A, RT, B, C, cb, DT, hyper, max(delta, d_rls), decor,
-                                   xs_new)
-                if ok:
-                    for i in range(P.shape[0]):
-                        P[i] = P_spare[i]
-                else:
-                    counters[K_RLS_RESTART] = restarts  # nothing of the step is committed
-        else:
-            ok = g <= _MAX_GRADIENT and _guard_commit(A, RT, B, C, cb, DT, hyper, delta,
-                                                       decor, xs_new)
-        if not ok:
-            rng[0], rng[1], rng[2], rng[3] = r0, r1, r2, r3
-            if method == BP:
-                history[pos] = history[config[C_WINDOW]]
-                history[config[C_WINDOW]] = 0.0  # the spare row is empty between steps
-                counters[K_POS] = pos
-                counters[K_FILL] = fill
-            return 2
-        counters[K_ADAM] = t
-        if method == BP:
-            history[config[C_WINDOW]] = 0.0
-        if method == WP:
-            _update_dense(A, xiA, scale, lr, opt, mA, vA, hyper, t)
-            _update_dense_t(RT, xiR, scale, lr, opt, mR, vR, hyper, t)
-            if not rls:
-                _update_dense(B, xiB, scale, lr, opt, mB, vB, hyper, t)
-                if skip:
-                    _update_dense(C, xiC, scale, lr, opt, mC, vC, hyper, t)
-                if bias:
-                    _update_vector(cb, xic, scale, lr, opt, mc, vc, hyper, t)
-        else:
-            if method == BP:
-                for q in range(k):
-                    pend_g[q] = work_k[q]
-                    pend_u[q] = history[q, 0:I]
-                    pend_p[q] = history[q, I:I + N]
-                pend_k[0] = k
+                    _copy(P_spare[i], P[i])
             else:
-                pend_g[0] = ga
-                pend_u[0] = u
-                pend_p[0] = xs
-                pend_k[0] = 1
-            if not rls:
-                _update_lowrank(B, gb.reshape((1, O)), xs_new.reshape((1, N)), 1,
-                                lr, opt, mB, vB, hyper, t)
-                if skip:
-                    _update_lowrank(C, gb.reshape((1, O)), u.reshape((1, I)), 1,
-                                    lr, opt, mC, vC, hyper, t)
-                if bias:
-                    _update_vector(cb, gb, 1.0, lr, opt, mc, vc, hyper, t)
-        if rls and rls_ok:
+                counters[K_RLS_RESTART] = restarts  # nothing of the step is committed
+    else:
+        ok = g <= _MAX_GRADIENT and _guard_commit(A, RT, B, C, cb, DT, hyper, delta,
+                                                   decor, xs_new)
+    if not ok:
+        rng[0], rng[1], rng[2], rng[3] = r0, r1, r2, r3
+        if history is not None:
+            _copy(history[config[C_WINDOW]], history[pos])
+            _fill(history[config[C_WINDOW]], 0.0)  # the spare row is empty between steps
+            counters[K_POS] = pos
+            counters[K_FILL] = fill
+        return 2
+    counters[K_ADAM] = t
+    if wp is not None:
+        _update_dense(A, wp[1], scale, lr, opt, mA, vA, hyper, t)
+        _update_dense_t(RT, wp[2], scale, lr, opt, mR, vR, hyper, t)
+        if rls is None:
+            _update_dense(B, wp[3], scale, lr, opt, mB, vB, hyper, t)
+            if skip:
+                _update_dense(C, wp[4], scale, lr, opt, mC, vC, hyper, t)
+            if bias:
+                _update_vector(cb, wp[5], scale, lr, opt, mc, vc, hyper, t)
+    else:
+        if history is not None:
+            _fill(history[config[C_WINDOW]], 0.0)
+            for q in range(k):
+                _copy(work_k[q], pend_g[q])
+                _copy(history[q, 0:I], pend_u[q])
+                _copy(history[q, I:I + N], pend_p[q])
+            pend_k[0] = k
+        else:
+            _copy(ga, pend_g[0])
+            _copy(u, pend_u[0])
+            _copy(xs, pend_p[0])
+            pend_k[0] = 1
+        if rls is None:
+            gb2 = work_o[W_GB:W_GB + 1]
+            _update_lowrank(B, gb2, work_n[W_XS:W_XS + 1], 1, lr, opt, mB, vB, hyper, t)
+            if skip:
+                _update_lowrank(C, gb2, u2, 1, lr, opt, mC, vC, hyper, t)
+            if bias:
+                _update_vector(cb, gb, 1.0, lr, opt, mc, vc, hyper, t)
+    if rls is not None:
+        if rls_ok:
+            rls_work = rls[2]
             _rls_readout_apply(B, C, cb, rls_work[R_Z], rls_work[R_GAIN], rls_work[R_W],
                                target, skip, bias)
-        if decor:
-            pend_k[1] = 1
-        _watch_targets(target, watch, counters)
+    if decor:
+        pend_k[1] = 1
+    _watch_targets(target, watch, counters)
 
-    xs[:] = xs_new
+    _copy(xs_new, xs)
     if twins:
-        xsn[:] = xsn_new
+        _copy(xsn_new, xsn)
     else:
-        xsn[:] = xs_new
+        _copy(xs_new, xsn)
     return 0
 
 
-@njit(cache=True)
+@njit(**INNER)
+def _fill(dst, value):
+    for i in range(dst.shape[0]):
+        dst[i] = value
+
+
+@njit(**INNER)
 def _update_dense_t(RT, Xi, scale, lr, opt, M, V, hyper, t):
     """``_update_dense`` of R stored transposed; Xi, M, V in R's layout."""
     N = RT.shape[0]
@@ -1580,11 +1612,11 @@ def _update_dense_t(RT, Xi, scale, lr, opt, M, V, hyper, t):
             row[i] -= lr * (m / bc1) / (np.sqrt(v / bc2) + eps)
 
 
-@njit(cache=True)
-def _flush_fast(A, RT, B, DT, moments, state, work_n, counters, hyper, config,
+@njit(**INNER)
+def _flush_fast(A, RT, B, DT, mom, state, work_n, counters, hyper, config,
                 pend_g, pend_p, pend_u, pend_k):
     """Apply every pending update: afterwards A, R and D are current."""
-    _apply_pending_ar(A, RT, B.shape[0], pend_g, pend_p, pend_u, pend_k, work_n, moments, counters,
+    _apply_pending_ar(A, RT, B.shape[0], pend_g, pend_p, pend_u, pend_k, work_n, mom, counters,
                       hyper, config, False)
     if pend_k[1] != 0:
         da = work_n[W_DECA]
@@ -1595,28 +1627,36 @@ def _flush_fast(A, RT, B, DT, moments, state, work_n, counters, hyper, config,
 
 
 @njit(cache=True)
-def _run_fast(A, RT, B, DT, moments, wp_noise, history, state, work_n, work_o, work_k,
+def _run_fast(A, RT, B, DT, mom, wp, history, state, work_n, work_o, work_k,
               rng, counters, hyper, config, pend_g, pend_p, pend_u, pend_k, U, Y, out, xs_out,
-              learn, nthreads, C, cb, moments_out, P, P_spare, rls_work, watch):
+              learn, nthreads, C, cb, mom_out, rls, watch):
     """``_run`` on the fast path; the weights are current when it returns.
 
     Stops at the first step that is not committed (see ``_step_fast``) and
     returns (its index, its status), or (-1, 0) when every step was.
+
+    ``mom`` holds Adam's moments as views (mA, vA, mR, vR, mB, vB) and
+    ``mom_out`` those of C and c (mC, vC, mc, vc), empty without Adam. Three
+    optional buffers are None when their feature is off, and Numba then
+    compiles none of its code (a branch on ``x is None`` for an argument is
+    removed before typing): ``wp`` the views (flat, xiA, xiR, xiB, xiC, xic)
+    of WP's noise; ``history`` BP's window; ``rls`` the least-squares
+    read-out's (P, P_spare, rls_work); ``nthreads`` None for one thread.
     """
     record = xs_out.shape[0] > 0
     stop = -1
     status = 0
     for t in range(U.shape[0]):
-        status = _step_fast(A, RT, B, DT, moments, wp_noise, history, state, work_n, work_o,
+        status = _step_fast(A, RT, B, DT, mom, wp, history, state, work_n, work_o,
                             work_k, rng, counters, hyper, config, pend_g, pend_p, pend_u,
-                            pend_k, U[t], Y[t], out[t], learn, nthreads, C, cb, moments_out,
-                            P, P_spare, rls_work, watch)
+                            pend_k, U[t:t + 1], Y[t], out[t], learn, nthreads, C, cb, mom_out,
+                            rls, watch)
         if status != 0:
             stop = t
             break
         if record:
-            xs_out[t] = state[0]
-    _flush_fast(A, RT, B, DT, moments, state, work_n, counters, hyper, config,
+            _copy(state[0], xs_out[t])
+    _flush_fast(A, RT, B, DT, mom, state, work_n, counters, hyper, config,
                 pend_g, pend_p, pend_u, pend_k)
     return stop, status
 
@@ -1673,7 +1713,7 @@ def _block(N, c, nthreads):
     return i0, i1
 
 
-@njit(cache=True, parallel=True)
+@njit(parallel=True, **INNER)
 def _r_rows_par(RT, gl, P0, fused, xs, xsn, alpha, alphan, nthreads):
     N = RT.shape[0]
     for c in prange(nthreads):
@@ -1681,7 +1721,7 @@ def _r_rows_par(RT, gl, P0, fused, xs, xsn, alpha, alphan, nthreads):
         _r_rows(RT, 0, N, i0, i1, gl, P0, fused, xs, xsn, alpha, alphan)
 
 
-@njit(cache=True)
+@njit(**INNER)
 def _d_cols(DT, i0, i1, pend, w, da, db, x, xn, xs_new, xsn_new):
     """Columns i0:i1 of every row of DT: update with the given w, then products."""
     N = DT.shape[0]
@@ -1730,7 +1770,7 @@ def _d_cols(DT, i0, i1, pend, w, da, db, x, xn, xs_new, xsn_new):
         j += 1
 
 
-@njit(cache=True, parallel=True)
+@njit(parallel=True, **INNER)
 def _w_par(DT, xsp, w, nthreads):
     """Phase 1: w_j = DT[j] . xsp, rows split between the threads."""
     N = DT.shape[0]
@@ -1739,7 +1779,7 @@ def _w_par(DT, xsp, w, nthreads):
         _rmatvec_t(DT[j0:j1], xsp, w[j0:j1])
 
 
-@njit(cache=True, parallel=True)
+@njit(parallel=True, **INNER)
 def _d_cols_par(DT, pend, w, da, db, x, xn, xs_new, xsn_new, nthreads):
     """Phase 2: every row of DT, columns split between the threads."""
     N = DT.shape[0]
@@ -1748,7 +1788,7 @@ def _d_cols_par(DT, pend, w, da, db, x, xn, xs_new, xsn_new, nthreads):
         _d_cols(DT, i0, i1, pend, w, da, db, x, xn, xs_new, xsn_new)
 
 
-@njit(cache=True)
+@njit(**INNER)
 def _d_rows_par(DT, pend, xsp, da, db, x, xn, xs_new, xsn_new, work_n, nthreads):
     # two parallel functions, not two prange loops in one: Numba may fuse
     # adjacent prange loops, and phase 2 reads every w_j phase 1 writes

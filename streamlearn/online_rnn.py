@@ -331,7 +331,7 @@ class OnlineRNN(Checkpointable):
         self._allocate_scratch()
 
     _SCRATCH = ("_wp_noise", "_work_n", "_work_o", "_work_k", "_no_states",
-                "_pend_g", "_pend_p", "_pend_u", "_pend_k", "_P_spare", "_rls_work")
+                "_pend_g", "_pend_p", "_pend_u", "_pend_k", "_P_spare", "_rls_work", "_views")
 
     def _allocate_scratch(self):
         """Buffers written before they are read within a step: not model state."""
@@ -653,13 +653,63 @@ class OnlineRNN(Checkpointable):
         return out, (xs if return_states else None)
 
     def _kernel(self, U, Y, out, xs, learn):
-        return K._run_fast(self._A, self._R.T, self._B, self._D.T, self._moments,
-                           self._wp_noise, self._history, self._state, self._work_n,
-                           self._work_o, self._work_k, self._rng, self._counters, self._hyper,
-                           self._config, self._pend_g, self._pend_p, self._pend_u, self._pend_k,
-                           U, Y, out, xs, learn, getattr(self, "threads", 1), self._C, self._c,
-                           self._moments_out, self._P, self._P_spare, self._rls_work,
-                           self._watch)
+        mom, wp, history, mom_out, rls, nthreads = self._kernel_views()
+        return K._run_fast(self._A, self._R.T, self._B, self._D.T, mom, wp, history,
+                           self._state, self._work_n, self._work_o, self._work_k, self._rng,
+                           self._counters, self._hyper, self._config, self._pend_g,
+                           self._pend_p, self._pend_u, self._pend_k, U, Y, out, xs, learn,
+                           nthreads, self._C, self._c, mom_out, rls, self._watch)
+
+    def _kernel_views(self):
+        """The kernel's views of the optional buffers (see ``_kernels._run_fast``);
+        None for a feature that is off, so that its code is not compiled. Kept
+        until one of the buffers is replaced (allocation, add_inputs, loading)."""
+        base = (self._moments, self._moments_out, self._wp_noise, self._P, self._P_spare,
+                self._rls_work, self._history, getattr(self, "threads", 1))
+        kept = self.__dict__.get("_views")
+        if kept is not None and all(a is b for a, b in zip(kept[0], base)):
+            return kept[1]
+        N, I, O = self.n_hidden, self.n_inputs, self.n_outputs
+        dt = self.dtype
+        e2, e1 = np.zeros((0, 0), dtype=dt), np.zeros(0, dtype=dt)
+        m = self._moments
+        if m.size:
+            sizes = [(N, I), (N, N), (O, N)]
+            total = self._n_weights()
+            views, off = [], 0
+            for rows, cols in sizes:
+                views.append((m[off:off + rows * cols].reshape(rows, cols),
+                              m[total + off:total + off + rows * cols].reshape(rows, cols)))
+                off += rows * cols
+            mom = tuple(v for pair in views for v in pair)
+        else:
+            mom = (e2,) * 6
+        mo = self._moments_out
+        if mo.size:
+            nC, half = O * I, O * I + O
+            mom_out = (mo[:nC].reshape(O, I), mo[half:half + nC].reshape(O, I),
+                       mo[nC:half], mo[half + nC:2 * half])
+        else:
+            mom_out = (e2, e2, e1, e1)
+        wp = None
+        if self.method == "wp":
+            f = self._wp_noise
+            nA, nR, nB = N * I, N * N, O * N
+            if f.size > nA + nR:
+                off = nA + nR + nB
+                nC = O * I if self.skip else 0
+                xiB = f[nA + nR:off].reshape(O, N)
+                xiC = f[off:off + nC].reshape(O, I if self.skip else 0)
+                xic = f[off + nC:off + nC + (O if self.bias else 0)]
+            else:
+                xiB, xiC, xic = e2, e2, e1
+            wp = (f, f[:nA].reshape(N, I), f[nA:nA + nR].reshape(N, N), xiB, xiC, xic)
+        history = self._history if self.method == "bp" else None
+        rls = (self._P, self._P_spare, self._rls_work) if self.readout == "rls" else None
+        nthreads = base[-1] if base[-1] > 1 else None
+        views = (mom, wp, history, mom_out, rls, nthreads)
+        self._views = (base, views)
+        return views
 
     def refresh_bounds(self):
         """Recompute the divergence guard's bounds on max |weight| exactly.
