@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 from river.time_series.base import Forecaster
 
-from . import _forecast_kernels as FK
-from . import _forecast_rls as FR
-from ._kernels import H_LR, H_LR_DEC
 from .defaults import FORECAST_LR, FORECAST_RLS_LR
+from .kernels import forecast as FK
+from .kernels import forecast_rls as FR
+from .kernels.layout import H_LR, H_LR_DEC
 from .methods import forecaster_defaults
 from .online_rnn import DivergenceError, OnlineRNN
 from .river_base import RNNLearner

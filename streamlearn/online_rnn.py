@@ -4,7 +4,8 @@ import math
 
 import numpy as np
 
-from . import _kernels as K
+from .kernels import layout as K
+from .kernels.step import _predict_fast, _run_fast
 from .checkpoint import Checkpointable
 from ._random import fresh_seed, seed_state, normal
 from .defaults import LR_REF, RLS_LR_FACTOR, default_lr
@@ -584,7 +585,7 @@ class OnlineRNN(Checkpointable):
         if u is None:
             return None
         out = np.empty(self.n_outputs, dtype=self.dtype)
-        K._predict_fast(self._A, self._R.T, self._B, self._D.T, self._state, self._work_n,
+        _predict_fast(self._A, self._R.T, self._B, self._D.T, self._state, self._work_n,
                         self._config, u, out, self._C, self._c)
         return out
 
@@ -654,7 +655,7 @@ class OnlineRNN(Checkpointable):
 
     def _kernel(self, U, Y, out, xs, learn):
         mom, wp, history, mom_out, rls, nthreads = self._kernel_views()
-        return K._run_fast(self._A, self._R.T, self._B, self._D.T, mom, wp, history,
+        return _run_fast(self._A, self._R.T, self._B, self._D.T, mom, wp, history,
                            self._state, self._work_n, self._work_o, self._work_k, self._rng,
                            self._counters, self._hyper, self._config, self._pend_g,
                            self._pend_p, self._pend_u, self._pend_k, U, Y, out, xs, learn,

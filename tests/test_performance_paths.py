@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from streamlearn import OnlineRNN
-from streamlearn import _kernels as K
+import reference_kernels as REF
 
 CASES = [(m, d, o) for m in ("anp", "np", "wp", "bp") for d in (False, True)
          for o in ("sgd", "adam")]
@@ -34,7 +34,7 @@ def reference_run(model, U, Y, learn=True):
     Y = np.zeros((len(U), m.n_outputs)) if Y is None else Y
     out = np.empty((len(U), m.n_outputs), dtype=m.dtype)
     xs = np.empty((len(U), m.n_hidden), dtype=m.dtype)
-    K._run(A, R, B, D, *bufs, m._hyper, m._config, U.astype(m.dtype), Y.astype(m.dtype),
+    REF._run(A, R, B, D, *bufs, m._hyper, m._config, U.astype(m.dtype), Y.astype(m.dtype),
            out, xs, learn)
     return dict(out=out, xs=xs, A=A, R=R, B=B, D=D, rng=bufs[7], moments=bufs[0])
 
@@ -78,7 +78,7 @@ def test_noisy_reference_and_advance_equal_reference():
     np.testing.assert_array_equal(xs, want["xs"])
     p = model.predict_one(U[0])
     ref = np.empty(2)
-    K._predict(np.ascontiguousarray(model.A), np.ascontiguousarray(model.R), model.B,
+    REF._predict(np.ascontiguousarray(model.A), np.ascontiguousarray(model.R), model.B,
                np.ascontiguousarray(model.D), model._state, model._work_n.copy(),
                model._config, U[0], ref)
     np.testing.assert_array_equal(p, ref)

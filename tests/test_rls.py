@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from streamlearn._rls import _rls_apply, _rls_gain, _rls_restart
+from streamlearn.kernels.rls import _rls_apply, _rls_gain, _rls_restart
 
 
 def _run(Z, y, lam, alpha, p_max=1e12):

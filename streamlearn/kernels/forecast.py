@@ -44,8 +44,9 @@ the core's update of step ``t - 1`` when ``H = 1``.
 import numpy as np
 from numba import njit
 
-from ._jit import INNER
-from ._kernels import (
+from .._jit import INNER
+from .decorrelation import _decorrelate
+from .layout import (
     ADAM,
     ANP,
     BP,
@@ -60,21 +61,11 @@ from ._kernels import (
     NP,
     SGD,
     WP,
-    _activate,
-    _adam_coefficients,
-    _dact,
-    _decorrelate,
-    _hidden_clean,
-    _hidden_twins,
-    _hidden_twins_wp,
-    _matvec,
-    _matvec_twins,
-    _rmatvec,
-    _split_moments,
-    _update_dense,
-    _update_lowrank,
 )
-from ._random import _fill_normal
+from .linalg import _matvec, _matvec_twins, _rmatvec
+from .network import _activate, _dact, _hidden_clean, _hidden_twins, _hidden_twins_wp
+from .optim import _adam_coefficients, _split_moments, _update_dense, _update_lowrank
+from .._random import _fill_normal
 
 # rows of work_n (N,)
 F_ALPHA, F_ALPHAN, F_X, F_XN, F_XS, F_XSN, F_XI, F_XI0, F_TMP, F_TMP2 = range(10)

@@ -37,34 +37,14 @@ twins on input ``u``, its forecasts, and its gain (R1-R2), in slot ``t mod H``.
 import numpy as np
 from numba import njit
 
-from ._jit import INNER
-from ._kernels import (
-    ANP,
-    BP,
-    C_ACT,
-    C_DECOR,
-    C_METHOD,
-    C_OPT,
-    H_LR,
-    H_LR_DEC,
-    H_SIGMA,
-    NP,
-    WP,
-    _activate,
-    _dact,
-    _decorrelate,
-    _hidden_clean,
-    _hidden_twins,
-    _hidden_twins_wp,
-    _matvec,
-    _matvec_twins,
-    _rmatvec,
-    _split_moments,
-    _update_dense,
-    _update_lowrank,
-)
-from ._random import _fill_normal
-from ._rls import _rls_gain_restarting, _rls_restart
+from .._jit import INNER
+from .decorrelation import _decorrelate
+from .layout import ANP, BP, C_ACT, C_DECOR, C_METHOD, C_OPT, H_LR, H_LR_DEC, H_SIGMA, NP, WP
+from .linalg import _matvec, _matvec_twins, _rmatvec
+from .network import _activate, _dact, _hidden_clean, _hidden_twins, _hidden_twins_wp
+from .optim import _split_moments, _update_dense, _update_lowrank
+from .._random import _fill_normal
+from .rls import _rls_gain_restarting, _rls_restart
 
 # rows of work_n (N,)
 F_ALPHA, F_ALPHAN, F_X, F_XN, F_XS, F_XSN, F_XI, F_XI0, F_TMP, F_TMP2 = range(10)

@@ -1,0 +1,168 @@
+"""The twins' hidden layer (eq. 1, 3, 7): activations and the products with R."""
+
+import numpy as np
+from numba import njit
+
+from .._jit import INNER
+from .layout import IDENTITY, RELU, TANH
+from .linalg import _axpy4
+
+
+@njit(cache=True, inline="always")
+def _act(a, kind):
+    if kind == TANH:
+        return np.tanh(a)
+    if kind == RELU:
+        return a if a > 0.0 else 0.0
+    if kind == IDENTITY:
+        return a
+    # SIGN: a hard threshold, no useful derivative
+    if a > 0.0:
+        return 1.0
+    if a < 0.0:
+        return -1.0
+    return 0.0
+
+
+@njit(cache=True, inline="always")
+def _dact(a, fa, kind):
+    """f'(a) given a and f(a); only for differentiable activations."""
+    if kind == TANH:
+        return 1.0 - fa * fa
+    if kind == RELU:
+        return 1.0 if a > 0.0 else 0.0
+    return 1.0
+
+
+@njit(**INNER)
+def _hidden_twins(A, R, u, xs, xsn, xi0, xi, alpha, alphan):
+    """Eq. 1 and 3: alpha = A u + R xs + xi0 and alpha~ = A u + R xs~ + xi.
+
+    One pass over R serves both twins.
+    """
+    N, I = A.shape
+    for i in range(N):
+        a_in = 0.0
+        for k in range(I):
+            a_in += A[i, k] * u[k]
+        c = a_in
+        n = a_in
+        for j in range(N):
+            r = R[i, j]
+            c += r * xs[j]
+            n += r * xsn[j]
+        alpha[i] = c + xi0[i]
+        alphan[i] = n + xi[i]
+
+
+@njit(**INNER)
+def _hidden_twins_wp(A, R, xiA, xiR, u, xs, xsn, alpha, alphan):
+    """Eq. 1 and 7: the noisy twin runs on perturbed weights A + xiA, R + xiR."""
+    N, I = A.shape
+    for i in range(N):
+        c = 0.0
+        n = 0.0
+        for k in range(I):
+            a = A[i, k]
+            c += a * u[k]
+            n += (a + xiA[i, k]) * u[k]
+        for j in range(N):
+            r = R[i, j]
+            c += r * xs[j]
+            n += (r + xiR[i, j]) * xsn[j]
+        alpha[i] = c
+        alphan[i] = n
+
+
+@njit(**INNER)
+def _hidden_clean(A, R, u, xs, alpha):
+    """Eq. 1 for the clean twin alone."""
+    N, I = A.shape
+    for i in range(N):
+        c = 0.0
+        for k in range(I):
+            c += A[i, k] * u[k]
+        for j in range(N):
+            c += R[i, j] * xs[j]
+        alpha[i] = c
+
+
+@njit(**INNER)
+def _activate(alpha, x, kind):
+    for i in range(alpha.shape[0]):
+        x[i] = _act(alpha[i], kind)
+
+
+@njit(**INNER)
+def _r_rows(RT, j0, j1, i0, i1, gl, P0, fused, xs, xsn, alpha, alphan):
+    """Rows j0:j1 of RT, columns i0:i1: optionally the pending SGD rank-1
+    update RT[j, i] -= gl[i] * P0[j] (``fused``), then
+    alpha[i] += RT[j, i] xs[j] and alphan[i] += RT[j, i] xsn[j] in j order.
+    """
+    j = j0
+    while j + 4 <= j1:
+        r0 = RT[j]
+        r1 = RT[j + 1]
+        r2 = RT[j + 2]
+        r3 = RT[j + 3]
+        a0, a1, a2, a3 = xs[j], xs[j + 1], xs[j + 2], xs[j + 3]
+        b0, b1, b2, b3 = xsn[j], xsn[j + 1], xsn[j + 2], xsn[j + 3]
+        if fused:
+            p0, p1, p2, p3 = P0[j], P0[j + 1], P0[j + 2], P0[j + 3]
+            for i in range(i0, i1):
+                g = gl[i]
+                v0 = r0[i] - g * p0
+                r0[i] = v0
+                v1 = r1[i] - g * p1
+                r1[i] = v1
+                v2 = r2[i] - g * p2
+                r2[i] = v2
+                v3 = r3[i] - g * p3
+                r3[i] = v3
+                alpha[i] = alpha[i] + v0 * a0 + v1 * a1 + v2 * a2 + v3 * a3
+                alphan[i] = alphan[i] + v0 * b0 + v1 * b1 + v2 * b2 + v3 * b3
+        else:
+            _axpy4(r0, r1, r2, r3, a0, a1, a2, a3, b0, b1, b2, b3, i0, i1, alpha, alphan)
+        j += 4
+    while j < j1:
+        row = RT[j]
+        a = xs[j]
+        b = xsn[j]
+        if fused:
+            p = P0[j]
+            for i in range(i0, i1):
+                v = row[i] - gl[i] * p
+                row[i] = v
+                alpha[i] += v * a
+                alphan[i] += v * b
+        else:
+            for i in range(i0, i1):
+                v = row[i]
+                alpha[i] += v * a
+                alphan[i] += v * b
+        j += 1
+
+
+WP_TILE = 16  # hidden units per tile of the WP passes
+
+
+@njit(**INNER)
+def _r_rows_wp(RT, xiR, xs, xsn, alpha, alphan):
+    """WP products: alpha += R xs and alphan += (R + xiR) xsn, in j order.
+
+    The noise xiR is in R's row-major layout (the draw order) while R is
+    stored transposed; tiles of WP_TILE hidden units keep both streams in
+    cache: for each tile, all j, the tile's entries of row j of RT (one or two
+    cache lines) and WP_TILE rows of xiR read front to back.
+    """
+    N = RT.shape[0]
+    for i0 in range(0, N, WP_TILE):
+        i1 = min(N, i0 + WP_TILE)
+        for j in range(N):
+            row = RT[j]
+            a = xs[j]
+            b = xsn[j]
+            for i in range(i0, i1):
+                r = row[i]
+                alpha[i] += r * a
+                alphan[i] += (r + xiR[i, j]) * b

@@ -1,0 +1,247 @@
+"""The optimisers (eq. 9 with SGD or Adam) and the pending A and R updates of the fast path."""
+
+import numpy as np
+from numba import njit
+
+from .._jit import INNER
+from .layout import C_OPT, H_BETA1, H_BETA2, H_EPS, H_LR, K_ADAM, SGD, W_GL
+from .network import WP_TILE
+
+
+@njit(**INNER)
+def _adam_coefficients(hyper, t):
+    b1 = hyper[H_BETA1]
+    b2 = hyper[H_BETA2]
+    return b1, b2, 1.0 - b1**t, 1.0 - b2**t
+
+
+@njit(**INNER)
+def _update_lowrank(W, G, P, k, lr, opt, M, V, hyper, t):
+    """W -= lr * step(sum_q G[q] P[q]^T) over the first k rows (eq. 9).
+
+    With SGD the step is the gradient itself: rank-k and in place. With Adam
+    each element's moments are updated from the same outer-product entries.
+    """
+    rows, cols = W.shape
+    if opt == SGD:
+        if k == 1:
+            for i in range(rows):
+                g = lr * G[0, i]
+                if g != 0.0:
+                    for j in range(cols):
+                        W[i, j] -= g * P[0, j]
+            return
+        for i in range(rows):
+            for j in range(cols):
+                s = 0.0
+                for q in range(k):
+                    s += G[q, i] * P[q, j]
+                W[i, j] -= lr * s
+        return
+    b1, b2, bc1, bc2 = _adam_coefficients(hyper, t)
+    eps = hyper[H_EPS]
+    for i in range(rows):
+        for j in range(cols):
+            s = 0.0
+            for q in range(k):
+                s += G[q, i] * P[q, j]
+            m = b1 * M[i, j] + (1.0 - b1) * s
+            v = b2 * V[i, j] + (1.0 - b2) * s * s
+            M[i, j] = m
+            V[i, j] = v
+            W[i, j] -= lr * (m / bc1) / (np.sqrt(v / bc2) + eps)
+
+
+@njit(**INNER)
+def _update_dense(W, Xi, scale, lr, opt, M, V, hyper, t):
+    """W -= lr * step(scale * Xi): the WP update (eq. 8)."""
+    rows, cols = W.shape
+    if opt == SGD:
+        f = lr * scale
+        for i in range(rows):
+            for j in range(cols):
+                W[i, j] -= f * Xi[i, j]
+        return
+    b1, b2, bc1, bc2 = _adam_coefficients(hyper, t)
+    eps = hyper[H_EPS]
+    for i in range(rows):
+        for j in range(cols):
+            s = scale * Xi[i, j]
+            m = b1 * M[i, j] + (1.0 - b1) * s
+            v = b2 * V[i, j] + (1.0 - b2) * s * s
+            M[i, j] = m
+            V[i, j] = v
+            W[i, j] -= lr * (m / bc1) / (np.sqrt(v / bc2) + eps)
+
+
+@njit(**INNER)
+def _split_moments(moments, N, I, O):
+    nA = N * I
+    nR = N * N
+    nB = O * N
+    total = nA + nR + nB
+    if moments.shape[0] == 0:
+        e = moments[0:0].reshape((0, 0))
+        return e, e, e, e, e, e
+    mA = moments[0:nA].reshape((N, I))
+    mR = moments[nA:nA + nR].reshape((N, N))
+    mB = moments[nA + nR:total].reshape((O, N))
+    vA = moments[total:total + nA].reshape((N, I))
+    vR = moments[total + nA:total + nA + nR].reshape((N, N))
+    vB = moments[total + nA + nR:2 * total].reshape((O, N))
+    return mA, vA, mR, vR, mB, vB
+
+
+@njit(cache=True)
+def _adam_step_bound(hyper, t):
+    """An upper bound on |Adam step| / lr after t steps, whatever the gradients.
+
+    By Cauchy-Schwarz, |m_t| <= (1 - b1) sqrt(sum_k (b1^2/b2)^k) sqrt(v_t / (1 - b2)),
+    and the bias corrections scale it by sqrt(1 - b2^t) / (1 - b1^t).
+    """
+    b1 = hyper[H_BETA1]
+    b2 = hyper[H_BETA2]
+    r = b1 * b1 / b2
+    geo = float(t) if r == 1.0 else (1.0 - r**t) / (1.0 - r)
+    return (1.0 - b1) * np.sqrt(geo / (1.0 - b2)) * np.sqrt(1.0 - b2**t) / (1.0 - b1**t)
+
+
+@njit(**INNER)
+def _pending_general(RT, j0, j1, G, P, k, lr, opt, M, V, hyper, t):
+    """Rows j0:j1 of RT (columns of R): R -= lr * step(sum_q G[q] P[q]^T).
+
+    The element arithmetic of ``_update_lowrank``; M and V are R's moments in
+    R's own (row-major) layout.
+    """
+    N = RT.shape[1]
+    if opt == SGD:
+        if k == 1:
+            for j in range(j0, j1):
+                row = RT[j]
+                pj = P[0, j]
+                for i in range(N):
+                    g = lr * G[0, i]
+                    if g != 0.0:
+                        row[i] -= g * pj
+            return
+        for j in range(j0, j1):
+            row = RT[j]
+            for i in range(N):
+                s = 0.0
+                for q in range(k):
+                    s += G[q, i] * P[q, j]
+                row[i] -= lr * s
+        return
+    b1, b2, bc1, bc2 = _adam_coefficients(hyper, t)
+    eps = hyper[H_EPS]
+    for j in range(j0, j1):
+        row = RT[j]
+        for i in range(N):
+            s = 0.0
+            for q in range(k):
+                s += G[q, i] * P[q, j]
+            m = b1 * M[i, j] + (1.0 - b1) * s
+            v = b2 * V[i, j] + (1.0 - b2) * s * s
+            M[i, j] = m
+            V[i, j] = v
+            row[i] -= lr * (m / bc1) / (np.sqrt(v / bc2) + eps)
+
+
+@njit(**INNER)
+def _r_flush(RT, gl, P0):
+    N = RT.shape[1]
+    for j in range(RT.shape[0]):
+        row = RT[j]
+        p = P0[j]
+        for i in range(N):
+            row[i] = row[i] - gl[i] * p
+
+
+@njit(**INNER)
+def _apply_pending_ar(A, RT, O, pend_g, pend_p, pend_u, pend_k, work_n, mom, counters, hyper,
+                      config, fuse_r):
+    """Apply the pending A update, and the R update unless ``_r_rows`` fuses it.
+
+    Returns True when the pending R update is a rank-1 SGD one left for
+    ``_r_rows`` to fuse; its row factor lr * g is then in work_n[W_GL].
+    """
+    k = pend_k[0]
+    if k == 0:
+        return False
+    N, I = A.shape
+    opt = config[C_OPT]
+    lr = hyper[H_LR]
+    t = counters[K_ADAM]
+    mA, vA, mR, vR, mB, vB = mom
+    _update_lowrank(A, pend_g, pend_u, k, lr, opt, mA, vA, hyper, t)
+    pend_k[0] = 0
+    if opt == SGD and k == 1:
+        gl = work_n[W_GL]
+        for i in range(N):
+            gl[i] = lr * pend_g[0, i]
+        if fuse_r:
+            return True
+        _r_flush(RT, gl, pend_p[0])
+        return False
+    _pending_general(RT, 0, N, pend_g, pend_p, k, lr, opt, mR, vR, hyper, t)
+    return False
+
+
+@njit(**INNER)
+def _update_vector(w, g, scale, lr, opt, M, V, hyper, t):
+    """w -= lr * step(scale * g): the bias c's update, as ``_update_dense``."""
+    if opt == SGD:
+        f = lr * scale
+        for i in range(w.shape[0]):
+            w[i] -= f * g[i]
+        return
+    b1, b2, bc1, bc2 = _adam_coefficients(hyper, t)
+    eps = hyper[H_EPS]
+    for i in range(w.shape[0]):
+        s = scale * g[i]
+        m = b1 * M[i] + (1.0 - b1) * s
+        v = b2 * V[i] + (1.0 - b2) * s * s
+        M[i] = m
+        V[i] = v
+        w[i] -= lr * (m / bc1) / (np.sqrt(v / bc2) + eps)
+
+
+@njit(**INNER)
+def _split_out_moments(moments_out, O, I):
+    """Adam's moments of C (O, I) and c (O,): mC, vC, mc, vc (empty without Adam)."""
+    if moments_out.shape[0] == 0:
+        e = moments_out[0:0]
+        return e.reshape((0, 0)), e.reshape((0, 0)), e, e
+    nC = O * I
+    half = nC + O
+    mC = moments_out[0:nC].reshape((O, I))
+    mc = moments_out[nC:half]
+    vC = moments_out[half:half + nC].reshape((O, I))
+    vc = moments_out[half + nC:2 * half]
+    return mC, vC, mc, vc
+
+
+@njit(**INNER)
+def _update_dense_t(RT, Xi, scale, lr, opt, M, V, hyper, t):
+    """``_update_dense`` of R stored transposed; Xi, M, V in R's layout."""
+    N = RT.shape[0]
+    if opt == SGD:
+        f = lr * scale
+        for i0 in range(0, N, WP_TILE):  # tiles, as in _r_rows_wp
+            i1 = min(N, i0 + WP_TILE)
+            for j in range(N):
+                row = RT[j]
+                for i in range(i0, i1):
+                    row[i] -= f * Xi[i, j]
+        return
+    b1, b2, bc1, bc2 = _adam_coefficients(hyper, t)
+    eps = hyper[H_EPS]
+    for j in range(N):
+        row = RT[j]
+        for i in range(N):
+            s = scale * Xi[i, j]
+            m = b1 * M[i, j] + (1.0 - b1) * s
+            v = b2 * V[i, j] + (1.0 - b2) * s * s
+            M[i, j] = m
+            V[i, j] = v
+            row[i] -= lr * (m / bc1) / (np.sqrt(v / bc2) + eps)
