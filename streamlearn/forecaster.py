@@ -51,7 +51,7 @@ class RNNForecaster(RNNLearner, Forecaster):
     D) keeps learning by ``method`` from the twins' loss difference, whose
     forecasts both come from this read-out: once per time step, from the step
     whose ``max_horizon`` targets have all arrived, judged on all of them.
-    See ``streamlearn/_forecast_rls.py`` and ``docs/forecasting.md``.
+    See ``streamlearn/kernels/forecast_rls.py`` and ``docs/forecasting.md``.
 
     **Perturbation read-out** (``readout="perturbation"``, the paper's). The
     forecast ``k`` is ``y_t + B_k . xs_t``, with ``B`` learned by ``method``
@@ -64,7 +64,7 @@ class RNNForecaster(RNNLearner, Forecaster):
     predicted it gets its loss difference and its share of the update, one
     optimiser step per time step. Nothing of size ``N x N`` is stored per
     step. With ``max_horizon=1`` this is exactly the core's online rule. See
-    ``streamlearn/_forecast_kernels.py`` and ``docs/river.md``.
+    ``streamlearn/kernels/forecast.py`` and ``docs/river.md``.
 
     Exogenous features are standardised online (``scale_inputs``), as the
     target is (``scale_target``): raw values of any scale work.

@@ -264,7 +264,7 @@ class OnlineRNN(Checkpointable):
         if self.input_scaling != 1.0:
             self._A *= self.dtype.type(self.input_scaling)
         # R and D are stored column-major: the kernels walk R^T and D^T by rows
-        # (streamlearn/_kernels.py, "Fast path")
+        # (streamlearn/kernels/step.py)
         self._R = np.asfortranarray(self._xavier(N, N))
         self._B = self._xavier(O, N)
         self._D = np.eye(N, dtype=self.dtype, order="F")
@@ -662,7 +662,7 @@ class OnlineRNN(Checkpointable):
                            nthreads, self._C, self._c, mom_out, rls, self._watch)
 
     def _kernel_views(self):
-        """The kernel's views of the optional buffers (see ``_kernels._run_fast``);
+        """The kernel's views of the optional buffers (see ``kernels.step._run_fast``);
         None for a feature that is off, so that its code is not compiled. Kept
         until one of the buffers is replaced (allocation, add_inputs, loading)."""
         base = (self._moments, self._moments_out, self._wp_noise, self._P, self._P_spare,

@@ -54,7 +54,7 @@ def forward(A, R, B, D, u, xs_prev, kind, xi=None, nu=None, C=None, c=None):
 
 
 def rls_step(P, W, z, targets, lam, p_max):
-    """(R1)-(R3) of streamlearn/_rls.py with whole-matrix algebra: new P and W.
+    """(R1)-(R3) of streamlearn/kernels/rls.py with whole-matrix algebra: new P and W.
 
     W is the read-out (O, M) and z the regressor [xs, u, 1]. P's update is
     computed on the upper triangle and mirrored, and its inflation 1 / lam is

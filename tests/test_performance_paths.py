@@ -1,6 +1,6 @@
 """Every fast path computes the numbers of the reference path.
 
-The reference path is ``_kernels._step`` (via ``_run``): one plain loop per
+The reference path is ``tests/reference_kernels.py: _step`` (via ``_run``): one plain loop per
 operation over row-major R and D, the code ``tests/naive.py`` checks to 1e-10.
 ``OnlineRNN`` runs the fast path: R and D stored transposed, each N x N matrix
 read and written once per step (pending updates fused into the next pass), and

@@ -55,6 +55,7 @@ from .layout import (
     C_METHOD,
     C_NOISY_REF,
     C_OPT,
+    H_EPS,
     H_LR,
     H_LR_DEC,
     H_SIGMA,
@@ -64,7 +65,13 @@ from .layout import (
 )
 from .linalg import _matvec, _matvec_twins, _rmatvec
 from .network import _activate, _dact, _hidden_clean, _hidden_twins, _hidden_twins_wp
-from .optim import _adam_coefficients, _split_moments, _update_dense, _update_lowrank
+from .optim import (
+    _adam_coefficients,
+    _adam_element,
+    _split_moments,
+    _update_dense,
+    _update_lowrank,
+)
 from .._random import _fill_normal
 
 # rows of work_n (N,)
@@ -101,7 +108,7 @@ def _update_rows(B, coef, slot_of, XS, lr, opt, M, V, hyper, t):
                     B[o, j] -= g * XS[s, j]
         return
     b1, b2, bc1, bc2 = _adam_coefficients(hyper, t)
-    eps = hyper[5]
+    eps = hyper[H_EPS]
     for o in range(rows):
         s = slot_of[o]
         for j in range(cols):
@@ -109,11 +116,8 @@ def _update_rows(B, coef, slot_of, XS, lr, opt, M, V, hyper, t):
                 g = coef[o] * XS[s, j]
             else:
                 g = 0.0
-            m = b1 * M[o, j] + (1.0 - b1) * g
-            v = b2 * V[o, j] + (1.0 - b2) * g * g
-            M[o, j] = m
-            V[o, j] = v
-            B[o, j] -= lr * (m / bc1) / (np.sqrt(v / bc2) + eps)
+            M[o, j], V[o, j], d = _adam_element(M[o, j], V[o, j], g, b1, b2, bc1, bc2, eps, lr)
+            B[o, j] -= d
 
 
 @njit(**INNER)

@@ -4,7 +4,7 @@ Output ``k`` (1-based) of the step taken at time ``s`` forecasts the value that
 arrives at time ``s + k`` from the regressor ``z_s = [xs_s, u_s]`` (the clean
 hidden state and the input, whose column 0 is the constant 1: the bias):
 ``yhat_k = base_s + W_k . z_s``. Each horizon's read-out ``W_k`` is fitted by
-recursive least squares with forgetting (``_rls.py``, R1-R3) on the pairs
+recursive least squares with forgetting (``rls.py``, R1-R3) on the pairs
 ``(z_s, y_{s+k} - base_s)``.
 
 **One P for every horizon, exactly.** The RLS gain of a pair depends only on

@@ -16,6 +16,15 @@ def _adam_coefficients(hyper, t):
 
 
 @njit(**INNER)
+def _adam_element(m, v, s, b1, b2, bc1, bc2, eps, lr):
+    """One entry of Adam (eq. 9) for the step entry ``s``: its new moments and
+    the amount to subtract from the weight (bias-corrected by bc1, bc2)."""
+    m = b1 * m + (1.0 - b1) * s
+    v = b2 * v + (1.0 - b2) * s * s
+    return m, v, lr * (m / bc1) / (np.sqrt(v / bc2) + eps)
+
+
+@njit(**INNER)
 def _update_lowrank(W, G, P, k, lr, opt, M, V, hyper, t):
     """W -= lr * step(sum_q G[q] P[q]^T) over the first k rows (eq. 9).
 
@@ -45,11 +54,8 @@ def _update_lowrank(W, G, P, k, lr, opt, M, V, hyper, t):
             s = 0.0
             for q in range(k):
                 s += G[q, i] * P[q, j]
-            m = b1 * M[i, j] + (1.0 - b1) * s
-            v = b2 * V[i, j] + (1.0 - b2) * s * s
-            M[i, j] = m
-            V[i, j] = v
-            W[i, j] -= lr * (m / bc1) / (np.sqrt(v / bc2) + eps)
+            M[i, j], V[i, j], d = _adam_element(M[i, j], V[i, j], s, b1, b2, bc1, bc2, eps, lr)
+            W[i, j] -= d
 
 
 @njit(**INNER)
@@ -67,11 +73,8 @@ def _update_dense(W, Xi, scale, lr, opt, M, V, hyper, t):
     for i in range(rows):
         for j in range(cols):
             s = scale * Xi[i, j]
-            m = b1 * M[i, j] + (1.0 - b1) * s
-            v = b2 * V[i, j] + (1.0 - b2) * s * s
-            M[i, j] = m
-            V[i, j] = v
-            W[i, j] -= lr * (m / bc1) / (np.sqrt(v / bc2) + eps)
+            M[i, j], V[i, j], d = _adam_element(M[i, j], V[i, j], s, b1, b2, bc1, bc2, eps, lr)
+            W[i, j] -= d
 
 
 @njit(**INNER)
@@ -140,11 +143,8 @@ def _pending_general(RT, j0, j1, G, P, k, lr, opt, M, V, hyper, t):
             s = 0.0
             for q in range(k):
                 s += G[q, i] * P[q, j]
-            m = b1 * M[i, j] + (1.0 - b1) * s
-            v = b2 * V[i, j] + (1.0 - b2) * s * s
-            M[i, j] = m
-            V[i, j] = v
-            row[i] -= lr * (m / bc1) / (np.sqrt(v / bc2) + eps)
+            M[i, j], V[i, j], d = _adam_element(M[i, j], V[i, j], s, b1, b2, bc1, bc2, eps, lr)
+            row[i] -= d
 
 
 @njit(**INNER)
@@ -199,11 +199,8 @@ def _update_vector(w, g, scale, lr, opt, M, V, hyper, t):
     eps = hyper[H_EPS]
     for i in range(w.shape[0]):
         s = scale * g[i]
-        m = b1 * M[i] + (1.0 - b1) * s
-        v = b2 * V[i] + (1.0 - b2) * s * s
-        M[i] = m
-        V[i] = v
-        w[i] -= lr * (m / bc1) / (np.sqrt(v / bc2) + eps)
+        M[i], V[i], d = _adam_element(M[i], V[i], s, b1, b2, bc1, bc2, eps, lr)
+        w[i] -= d
 
 
 @njit(**INNER)
@@ -240,8 +237,5 @@ def _update_dense_t(RT, Xi, scale, lr, opt, M, V, hyper, t):
         row = RT[j]
         for i in range(N):
             s = scale * Xi[i, j]
-            m = b1 * M[i, j] + (1.0 - b1) * s
-            v = b2 * V[i, j] + (1.0 - b2) * s * s
-            M[i, j] = m
-            V[i, j] = v
-            row[i] -= lr * (m / bc1) / (np.sqrt(v / bc2) + eps)
+            M[i, j], V[i, j], d = _adam_element(M[i, j], V[i, j], s, b1, b2, bc1, bc2, eps, lr)
+            row[i] -= d

@@ -58,7 +58,7 @@ def _regressor(xs, u, skip, bias, z):
 
 @njit(**INNER)
 def _rls_readout_gain(P, z, gain, q, hyper, counters):
-    """(R1), (R2) of ``_rls.py`` for this step's regressor; P restarts at I / alpha
+    """(R1), (R2) of ``rls.py`` for this step's regressor; P restarts at I / alpha
     (counted in K_RLS_RESTART) when it has lost positive-definiteness.
 
     Returns False when even the restarted P gives no gain (z too large for d to
@@ -73,7 +73,7 @@ def _rls_readout_gain(P, z, gain, q, hyper, counters):
 
 @njit(**INNER)
 def _rls_readout_apply(B, C, cb, z, gain, w, target, skip, bias):
-    """(R3) of ``_rls.py`` for each output o on the row W_o = [B_o, C_o, c_o]."""
+    """(R3) of ``rls.py`` for each output o on the row W_o = [B_o, C_o, c_o]."""
     N = B.shape[1]
     I = C.shape[1]
     for o in range(B.shape[0]):

@@ -207,7 +207,7 @@ def _step_fast(A, RT, B, DT, mom, wp, history, state, work_n, work_o, work_k,
     """``_step`` on transposed R and D with pending updates: the same numbers.
 
     Also the read-out extensions of docs/algorithms.md: the skip connection C u
-    and bias c (eq. 1b), and the least-squares read-out (eqs. 11-12, ``_rls.py``).
+    and bias c (eq. 1b), and the least-squares read-out (eqs. 11-12, ``rls.py``).
     ``u2`` is the input as a (1, I) row. The optional buffers are as in
     ``_run_fast``.
 
