@@ -42,10 +42,16 @@ from streamlearn.kernels.layout import (
     W_Y,
     W_YN,
 )
-from streamlearn.kernels.linalg import _matvec, _matvec_twins
-from streamlearn.kernels.network import _activate, _dact, _hidden_clean, _hidden_twins, _hidden_twins_wp
+from streamlearn.kernels.linalg import _matvec, _matvec_twins, _rmatvec
+from streamlearn.kernels.network import (
+    _activate,
+    _dact,
+    _hidden_clean,
+    _hidden_twins,
+    _hidden_twins_wp,
+)
 from streamlearn.kernels.optim import _split_moments, _update_dense, _update_lowrank
-from streamlearn.kernels.rules import _bp_gradients, _scaled_direction, _sq_loss
+from streamlearn.kernels.rules import _scaled_direction, _sq_loss
 
 
 @njit(**INNER)
@@ -235,3 +241,34 @@ def _predict(A, R, B, D, state, work_n, config, u, out):
     else:
         xs_new[:] = x
     _matvec(B, xs_new, out)
+
+
+@njit(cache=True)
+def _bp_gradients(R, B, D, history, G, counters, config, y, target, gb, tmp, tmp2):
+    """Truncated BPTT through the history ring (eq. 6).
+
+    Fills gb = dl/dbeta and, in ring slot order, G[slot] = dl/dalpha_j for the
+    last ``fill`` steps, holding the weights fixed over the window.
+    """
+    N = R.shape[0]
+    O = B.shape[0]
+    I = history.shape[1] - 2 * N
+    K = config[C_WINDOW]
+    decor = config[C_DECOR] != 0
+    fill = counters[K_FILL]
+    for o in range(O):
+        gb[o] = 2.0 * (y[o] - target[o]) / O
+    _rmatvec(B, gb, tmp)  # dl/dxs_t
+    slot = (counters[K_POS] - 1) % K
+    for q in range(fill):
+        d = history[slot, I + N:I + 2 * N]
+        if decor:
+            _rmatvec(D, tmp, tmp2)  # dl/dx = D^T dl/dxs
+        else:
+            tmp2[:] = tmp
+        g = G[slot]
+        for i in range(N):
+            g[i] = d[i] * tmp2[i]
+        if q + 1 < fill:
+            _rmatvec(R, g, tmp)  # dl/dxs_{j-1} = R^T dl/dalpha_j
+        slot = (slot - 1) % K

@@ -204,21 +204,6 @@ def _update_vector(w, g, scale, lr, opt, M, V, hyper, t):
 
 
 @njit(**INNER)
-def _split_out_moments(moments_out, O, I):
-    """Adam's moments of C (O, I) and c (O,): mC, vC, mc, vc (empty without Adam)."""
-    if moments_out.shape[0] == 0:
-        e = moments_out[0:0]
-        return e.reshape((0, 0)), e.reshape((0, 0)), e, e
-    nC = O * I
-    half = nC + O
-    mC = moments_out[0:nC].reshape((O, I))
-    mc = moments_out[nC:half]
-    vC = moments_out[half:half + nC].reshape((O, I))
-    vc = moments_out[half + nC:2 * half]
-    return mC, vC, mc, vc
-
-
-@njit(**INNER)
 def _update_dense_t(RT, Xi, scale, lr, opt, M, V, hyper, t):
     """``_update_dense`` of R stored transposed; Xi, M, V in R's layout."""
     N = RT.shape[0]
