@@ -21,6 +21,7 @@ import gc
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -378,8 +379,24 @@ def bench_startup(cfg):
         subprocess.run([sys.executable, "-c", "import numpy"], env=env, cwd=ROOT, check=True,
                        capture_output=True)
         bare.append(time.perf_counter() - t0)
+    # the README's first command: the whole demo, on an empty cache and again
+    def demo(cache_dir):
+        e = dict(env, NUMBA_CACHE_DIR=cache_dir)
+        t0 = time.perf_counter()
+        out = subprocess.run([sys.executable, "-m", "streamlearn", "demo"], env=e, cwd=ROOT,
+                             check=True, capture_output=True, text=True).stdout
+        wall = time.perf_counter() - t0
+        return wall, float(re.search(r"ready in ([0-9.]+) s", out).group(1))
+
+    demo_cold, demo_warm = [], []
+    for _ in range(cfg.cold_repeats):
+        with tempfile.TemporaryDirectory() as d:
+            demo_cold.append(demo(d))
+            demo_warm.append(demo(d))
     pick = lambda runs, k: stats([r[k] for r in runs])
-    return {"warm_import": pick(warm, 0), "warm_first": pick(warm, 1),
+    return {"demo_cold_wall": pick(demo_cold, 0), "demo_cold_kernels": pick(demo_cold, 1),
+            "demo_warm_wall": pick(demo_warm, 0), "demo_warm_kernels": pick(demo_warm, 1),
+            "warm_import": pick(warm, 0), "warm_first": pick(warm, 1),
             "warm_total": stats([r[0] + r[1] for r in warm]), "warm_process": pick(warm, 2),
             "cold_import": pick(cold, 0), "cold_first": pick(cold, 1),
             "cold_process": pick(cold, 2), "python_numpy_process": stats(bare),

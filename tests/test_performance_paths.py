@@ -84,9 +84,12 @@ def test_noisy_reference_and_advance_equal_reference():
     np.testing.assert_array_equal(p, ref)
 
 
+# BP and WP with threads are kernels of their own (each compiles once, ~20 s):
+# opt-in with -m slow; the thread code they run is the one the others check
 @pytest.mark.parametrize("method,decorrelation,optimizer",
                          [("anp", True, "sgd"), ("np", True, "sgd"), ("anp", False, "adam"),
-                          ("bp", True, "sgd"), ("wp", True, "sgd")])
+                          pytest.param("bp", True, "sgd", marks=pytest.mark.slow),
+                          pytest.param("wp", True, "sgd", marks=pytest.mark.slow)])
 def test_two_threads_equal_one_thread_bit_for_bit(method, decorrelation, optimizer):
     # 70 hidden units: the column blocks are 40 and 30 wide (64-byte aligned)
     U, Y = stream(50, 3, 2)
