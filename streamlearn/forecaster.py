@@ -284,7 +284,8 @@ class RNNForecaster(RNNLearner, Forecaster):
                 yield {"max_horizon": 3, "n_hidden": 12, "method": method,
                        "decorrelation": decorrelation}
         for method in ("anp", "wp"):
-            yield {"max_horizon": 3, "n_hidden": 12, "method": method, "noise": "rademacher"}
+            yield {"max_horizon": 3, "n_hidden": 12, "method": method, "decorrelation": True,
+                   "noise": "rademacher"}
 
     # -- buffers -------------------------------------------------------------------
 

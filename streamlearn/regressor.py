@@ -221,7 +221,7 @@ class RNNRegressor(RNNLearner, base.MiniBatchRegressor):
             for decorrelation in (False, True):
                 yield {"n_hidden": 12, "method": method, "decorrelation": decorrelation}
         for method in ("anp", "wp"):
-            yield {"n_hidden": 12, "method": method, "noise": "rademacher"}
+            yield {"n_hidden": 12, "method": method, "decorrelation": True, "noise": "rademacher"}
 
     # -- one sample at a time ------------------------------------------------------
 
