@@ -149,7 +149,7 @@ def report(res):
     m = res["machine"]
     lines += [f"Machine: {m.get('cpu', '?')}, {m.get('cpus', '?')} logical CPUs shared with "
               "other work (timings are noisy), Python " + m.get("python", "?") + ", numba "
-              + m.get("numba", "?") + ".", ""]
+              + m.get("numba", "?") + f"; load average {res['load']:.2f} at the start.", ""]
     mg = res["mackey_glass"]
     lines += ["## Mackey-Glass, 15 steps ahead", "",
               f"{mg['steps']:,} samples, one `learn_many` call, NMSE over the last "
@@ -183,7 +183,8 @@ def report(res):
               "repeat; median (min - max) over the repeats.", "",
               "| contender | per step |", "|---|---|"]
     for k, v in c["per_step_s"].items():
-        lines.append(f"| {k} | {fmt({kk: vv * 1e6 for kk, vv in v.items() if kk != 'n'}, ' us')} |")
+        lines.append(f"| {k} | {v['median'] * 1e6:.0f} us ({v['min'] * 1e6:.0f} - "
+                     f"{v['max'] * 1e6:.0f}) |")
     lines += ["", "| ratio | median (min - max) |", "|---|---|"]
     for k, v in c["ratios"].items():
         lines.append(f"| {k} | {fmt(v)} |")
@@ -203,6 +204,7 @@ def run(args):
     res = {"machine": dict(machine(), numba=numba.__version__), "config": {
         k: getattr(cfg, k) for k in ("seeds", "mg_steps", "weather_steps", "n_cost",
                                       "cost_steps", "repeats", "quick")}}
+    res["load"] = os.getloadavg()[0]
     res["cost"] = cost_part(cfg)
     res["mackey_glass"] = mackey_glass_part(cfg)
     res["weather"] = weather_part(cfg)
@@ -229,8 +231,8 @@ def main(argv=None):
     p.add_argument("--mg-steps", type=int_at_least(1000), default=20_000)
     p.add_argument("--weather-steps", type=int_at_least(100), default=33_600)
     p.add_argument("--n-cost", type=int_at_least(1), default=500)
-    p.add_argument("--cost-steps", type=int_at_least(5), default=200)
-    p.add_argument("--repeats", type=int_at_least(5), default=9)
+    p.add_argument("--cost-steps", type=int_at_least(5), default=100)
+    p.add_argument("--repeats", type=int_at_least(5), default=15)
     add_debug(p)
     args = p.parse_args(argv)
     return run_main(run, args, "benchmarks.noise")

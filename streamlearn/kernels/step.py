@@ -51,6 +51,7 @@ from .layout import (
     K_POS,
     K_RLS_RESTART,
     NP,
+    RADEMACHER,
     R_GAIN,
     R_Q,
     R_W,
@@ -339,7 +340,8 @@ def _step_fast(A, RT, B, DT, mom, wp, history, state, work_n, work_o, work_k,
     if wp is not None:
         dl = _sq_loss(yn, target) - _sq_loss(y, target)
         scale = dl / (sigma * sigma)
-        g = abs(scale) * _absmax(wp[0])
+        # Rademacher noise has one magnitude: its first entry is its largest (a pass saved)
+        g = abs(scale) * (abs(wp[0][0]) if config[C_NOISE] == RADEMACHER else _absmax(wp[0]))
     elif history is not None:
         _bp_gradients_t(RT, B, DT, history, work_k, counters, config, y, target,
                         gb, tmp, tmp2)
