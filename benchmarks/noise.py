@@ -20,7 +20,6 @@ Output: OUT/noise.md and OUT/noise.json (OUT is --out, default ./benchmark-resul
    contender once, interleaved; medians of the per-repeat ratios, with min and max.
 """
 
-import argparse
 import json
 import os
 import time
