@@ -7,6 +7,12 @@ Vigna, 2018); normal draws use the Box-Muller transform. The draw order is part
 of the contract: ``_fill_normal`` fills an array front to back, two values per
 pair of uniforms, so tests can replay the exact noise a kernel used.
 
+``_fill_rademacher`` draws the cheap alternative (``noise="rademacher"``):
++-scale with equal probability, 64 signs per 64-bit output. Its order: value
+``i`` of a call is bit ``i % 64`` (least significant first) of the call's
+``i // 64``-th output, bit 1 meaning ``+scale``; the unused bits of the last
+output are discarded, so every call starts on a fresh output.
+
 ``_fill_normal_ziggurat`` is a faster normal generator on the same stream
 (Marsaglia and Tsang, 2000: 128 layers, one 32-bit word per value, the low
 half of each 64-bit output first, more words only for the tail or a wedge, a
@@ -172,6 +178,31 @@ def _fill_normal(s, out, scale):
         if i + 1 < n:
             out[i + 1] = r * np.sin(2.0 * np.pi * u2)
         i += 2
+
+
+@njit(cache=True)
+def _fill_rademacher(s, out, scale):
+    """Fill the 1-D array ``out`` with +-scale (equal odds), front to back.
+
+    Value ``i`` is bit ``i % 64`` (least significant first) of the
+    ``i // 64``-th output of the stream: +scale for 1, -scale for 0. The
+    last output's unused bits are discarded.
+    """
+    n = out.shape[0]
+    i = 0
+    while i < n:
+        word = _next_u64(s)
+        m = min(64, n - i)
+        for b in range(m):
+            out[i + b] = scale if (word >> _U(b)) & _U(1) else -scale
+        i += m
+
+
+def rademacher(state, shape, scale=1.0, dtype=np.float64):
+    """Draw an array of +-scale signs from ``state`` (advancing it), in kernel order."""
+    out = np.empty(int(np.prod(shape)), dtype=dtype)
+    _fill_rademacher(state, out, scale)
+    return out.reshape(shape)
 
 
 def normal(state, shape, scale=1.0, dtype=np.float64):

@@ -106,6 +106,11 @@ class RNNForecaster(RNNLearner, Forecaster):
         Seed of the model's own random stream; ``None`` draws one.
     dtype
         ``numpy.float64`` or ``numpy.float32``.
+    noise
+        ``"gaussian"`` (default, the paper's) or ``"rademacher"``: the
+        perturbations of "np", "anp" and "wp" are N(0, sigma^2) draws or
+        +-sigma signs with equal odds, which are much cheaper to draw (see
+        :class:`streamlearn.OnlineRNN`); ``"bp"`` ignores it.
     noisy_reference
         For ``"anp"``: make the reference twin noisy too (the forecasts are
         then that twin's outputs, noise included).
@@ -228,6 +233,7 @@ class RNNForecaster(RNNLearner, Forecaster):
         on_invalid: str = "raise",
         on_divergence: str = "raise",
         max_weight: float = 1e3,
+        noise: str = "gaussian",
     ):
         super().__init__(
             n_hidden=n_hidden, method=method, decorrelation=decorrelation, lr=lr,
@@ -235,7 +241,7 @@ class RNNForecaster(RNNLearner, Forecaster):
             activation=activation, seed=seed, dtype=dtype, noisy_reference=noisy_reference,
             adam_betas=adam_betas, adam_eps=adam_eps, scale_target=scale_target,
             scale_inputs=scale_inputs, on_invalid=on_invalid, on_divergence=on_divergence,
-            max_weight=max_weight)
+            max_weight=max_weight, noise=noise)
         self.max_horizon = max_horizon
         self.residual = residual
         self.exogenous = exogenous
@@ -277,6 +283,9 @@ class RNNForecaster(RNNLearner, Forecaster):
             for decorrelation in (False, True):
                 yield {"max_horizon": 3, "n_hidden": 12, "method": method,
                        "decorrelation": decorrelation}
+        for method in ("anp", "wp"):
+            yield {"max_horizon": 3, "n_hidden": 12, "method": method, "decorrelation": True,
+                   "noise": "rademacher"}
 
     # -- buffers -------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ ACTIVATIONS = {"tanh": K.TANH, "relu": K.RELU, "identity": K.IDENTITY, "sign": K
 NON_DIFFERENTIABLE = {"sign"}
 OPTIMIZERS = {"sgd": K.SGD, "adam": K.ADAM}
 READOUTS = {"perturbation": K.PERTURBATION, "rls": K.RLS}
+NOISES = {"gaussian": K.GAUSSIAN, "rademacher": K.RADEMACHER}
 
 #: Learning rate used when ``lr=None`` at the reference width of 100 hidden
 #: units, by (method, optimizer); kept for backward compatibility (a copy of
@@ -81,6 +82,14 @@ class OnlineRNN(Checkpointable):
         Learning rate of D.
     sigma : float
         Standard deviation of the perturbations (node or weight noise).
+    noise : {"gaussian", "rademacher"}
+        Distribution of the perturbations of "np", "anp" and "wp" (and of
+        the reference twin's noise under ``noisy_reference``): N(0, sigma^2)
+        draws (default, the paper's), or +-sigma with equal probability (as in
+        simultaneous-perturbation methods), 64 signs per 64-bit word of the
+        model's stream, which is much cheaper to draw. Both have mean zero and
+        variance sigma^2, so the updates estimate the same gradient
+        (docs/algorithms.md, "Noise"). ``"bp"`` draws no noise and ignores it.
     optimizer : {"sgd", "adam"}
         How the (estimated) gradient becomes a step; for every method.
     activation : {"tanh", "relu", "identity", "sign"}
@@ -194,7 +203,7 @@ class OnlineRNN(Checkpointable):
                  adam_eps=1e-8, on_invalid="raise", threads=1, on_divergence="raise",
                  max_weight=1e3, readout="perturbation", skip=None, bias=None,
                  rls_forgetting=0.9995, rls_alpha=1e-2, output_bound=None, max_refusals=20,
-                 input_scaling=1.0):
+                 input_scaling=1.0, noise="gaussian"):
         self.n_inputs = _positive_int("n_inputs", n_inputs)
         self.n_hidden = _positive_int("n_hidden", n_hidden)
         self.n_outputs = _positive_int("n_outputs", n_outputs)
@@ -206,6 +215,7 @@ class OnlineRNN(Checkpointable):
                    if lr is None else _positive("lr", lr))
         self.lr_decorrelation = _positive("lr_decorrelation", lr_decorrelation)
         self.sigma = _positive("sigma", sigma)
+        self.noise = _choice("noise", noise, NOISES)
         self.bptt_window = _positive_int("bptt_window", bptt_window)
         self.noisy_reference = bool(noisy_reference)
         beta1, beta2 = (float(b) for b in adam_betas)
@@ -287,7 +297,8 @@ class OnlineRNN(Checkpointable):
         self._config = np.array([METHODS[self.method], ACTIVATIONS[self.activation],
                                  int(self.decorrelation), OPTIMIZERS[self.optimizer],
                                  int(self.noisy_reference), self.bptt_window, int(self.skip),
-                                 int(self.bias), READOUTS[self.readout]], dtype=np.int64)
+                                 int(self.bias), READOUTS[self.readout], NOISES[self.noise]],
+                                dtype=np.int64)
 
     # -- buffers ---------------------------------------------------------------
 
@@ -360,6 +371,10 @@ class OnlineRNN(Checkpointable):
         self.__dict__.update(d)
         if "_C" not in d:  # written before the read-out options existed
             self._upgrade()
+        if "noise" not in d:  # written before the noise option: Gaussian, as it was
+            self.noise = "gaussian"
+            pad = K.N_CONFIG - self._config.size
+            self._config = np.concatenate([self._config, np.full(pad, K.GAUSSIAN, np.int64)])
         self._allocate_scratch()
 
     def _upgrade(self):

@@ -83,6 +83,11 @@ class RNNRegressor(RNNLearner, base.MiniBatchRegressor):
     bptt_window
         For ``"bp"``: how many steps back the gradient goes (1 = the paper's
         online baseline).
+    noise
+        ``"gaussian"`` (default, the paper's) or ``"rademacher"``: the
+        perturbations of "np", "anp" and "wp" are N(0, sigma^2) draws or
+        +-sigma signs with equal odds, which are much cheaper to draw (see
+        :class:`streamlearn.OnlineRNN`); ``"bp"`` ignores it.
     noisy_reference
         For ``"anp"``: make the reference twin noisy too.
     adam_betas
@@ -182,6 +187,7 @@ class RNNRegressor(RNNLearner, base.MiniBatchRegressor):
         readout: str = "perturbation",
         rls_forgetting: float = 0.9995,
         rls_alpha: float = 1e-2,
+        noise: str = "gaussian",
     ):
         super().__init__(
             n_hidden=n_hidden, method=method, decorrelation=decorrelation, lr=lr,
@@ -189,7 +195,7 @@ class RNNRegressor(RNNLearner, base.MiniBatchRegressor):
             activation=activation, seed=seed, dtype=dtype, noisy_reference=noisy_reference,
             adam_betas=adam_betas, adam_eps=adam_eps, scale_target=scale_target,
             scale_inputs=scale_inputs, on_invalid=on_invalid, on_divergence=on_divergence,
-            max_weight=max_weight)
+            max_weight=max_weight, noise=noise)
         self.bptt_window = bptt_window
         self.readout = readout
         self.rls_forgetting = rls_forgetting
@@ -214,6 +220,8 @@ class RNNRegressor(RNNLearner, base.MiniBatchRegressor):
         for method in ("anp", "np", "wp", "bp"):
             for decorrelation in (False, True):
                 yield {"n_hidden": 12, "method": method, "decorrelation": decorrelation}
+        for method in ("anp", "wp"):
+            yield {"n_hidden": 12, "method": method, "decorrelation": True, "noise": "rademacher"}
 
     # -- one sample at a time ------------------------------------------------------
 

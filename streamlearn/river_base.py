@@ -317,7 +317,8 @@ class RNNLearner(Checkpointable):
 
     def __init__(self, *, n_hidden, method, decorrelation, lr, lr_decorrelation, sigma,
                  optimizer, activation, seed, dtype, noisy_reference, adam_betas, adam_eps,
-                 scale_target, scale_inputs, on_invalid, on_divergence, max_weight):
+                 scale_target, scale_inputs, on_invalid, on_divergence, max_weight,
+                 noise="gaussian"):
         self.n_hidden = n_hidden
         self.method = method
         self.decorrelation = decorrelation
@@ -338,6 +339,7 @@ class RNNLearner(Checkpointable):
         self.on_invalid = on_invalid
         self.on_divergence = on_divergence
         self.max_weight = max_weight
+        self.noise = noise
         self.n_skipped = 0
 
     def _network_kwargs(self, **overrides):
@@ -348,7 +350,8 @@ class RNNLearner(Checkpointable):
                   optimizer=self.optimizer, activation=self.activation, seed=self.seed,
                   dtype=self.dtype, noisy_reference=self.noisy_reference,
                   adam_betas=self.adam_betas, adam_eps=self.adam_eps,
-                  on_divergence=self.on_divergence, max_weight=self.max_weight)
+                  on_divergence=self.on_divergence, max_weight=self.max_weight,
+                  noise=self.noise)
         kw.update(overrides)
         return kw
 
@@ -363,6 +366,8 @@ class RNNLearner(Checkpointable):
         self.__dict__.update(state)
         if "scale_inputs" not in state:  # saved before input scaling existed
             self.scale_inputs = False  # its features were never scaled; neither are they now
+        if "noise" not in state:  # saved before the noise option: Gaussian, as it was
+            self.noise = "gaussian"
 
     # -- a sample ------------------------------------------------------------------
 

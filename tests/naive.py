@@ -7,7 +7,7 @@ docs/algorithms.md.
 
 import numpy as np
 
-from streamlearn._random import normal
+from streamlearn._random import normal as _normal, rademacher
 
 
 def act(a, kind):
@@ -178,12 +178,15 @@ def decorrelate(D, xs, eps):
 
 
 def draw_noise(method, rng_state, N, I, O, sigma, noisy_reference=False, rls=False,
-               skip=False, bias=False):
+               skip=False, bias=False, noise="gaussian"):
     """Replay the kernel's draws from a copy of the model's random state.
 
     With ``rls`` no read-out noise is drawn (no nu, no xiB); WP with a skip
     connection or bias also perturbs C and c (after xiB, row-major).
+    ``noise="rademacher"`` draws +-sigma signs instead of normals, in the same
+    order (each array a call of its own, so each starts on a fresh 64-bit word).
     """
+    normal = {"gaussian": _normal, "rademacher": rademacher}[noise]
     if method == "wp":
         nC = O * I if skip and not rls else 0
         nc = O if bias and not rls else 0
@@ -225,6 +228,7 @@ class NaiveRNN:
         self.lr, self.eps = model.lr, model.lr_decorrelation
         self.sigma = model.sigma
         self.noisy_reference = model.noisy_reference
+        self.noise = getattr(model, "noise", "gaussian")
         self.window = model.bptt_window
         self.W = {k: getattr(model, k).astype(np.float64).copy() for k in "ABRD"}
         self.rls = getattr(model, "readout", "perturbation") == "rls"
@@ -269,7 +273,8 @@ class NaiveRNN:
             xsn_new = xs_new
         else:
             noise = draw_noise(self.method, self.rng, N, I, O, self.sigma, self.noisy_reference,
-                               rls=self.rls, skip=self.skip, bias=self.bias)
+                               rls=self.rls, skip=self.skip, bias=self.bias,
+                               noise=self.noise)
             grads, y, xs_new, xsn_new = gradient_estimates(
                 self.method, W, self.xs, self.xsn, u, target, self.kind, self.sigma, noise,
                 rls=self.rls)

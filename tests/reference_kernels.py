@@ -6,13 +6,13 @@ bit for bit (tests/test_performance_paths.py)."""
 from numba import njit
 
 from streamlearn._jit import INNER
-from streamlearn._random import _fill_normal
 from streamlearn.kernels.decorrelation import _decorrelate
 from streamlearn.kernels.layout import (
     BP,
     C_ACT,
     C_DECOR,
     C_METHOD,
+    C_NOISE,
     C_NOISY_REF,
     C_OPT,
     C_WINDOW,
@@ -44,6 +44,7 @@ from streamlearn.kernels.layout import (
 )
 from streamlearn.kernels.linalg import _matvec, _matvec_twins, _rmatvec
 from streamlearn.kernels.network import (
+    _fill_noise,
     _activate,
     _dact,
     _hidden_clean,
@@ -102,14 +103,14 @@ def _step(A, R, B, D, moments, wp_noise, history, state, work_n, work_o, work_k,
     else:
         xiA = xiR = xiB = wp_noise.reshape((0, 0))
     if twins and method == WP:
-        _fill_normal(rng, wp_noise, sigma)
+        _fill_noise(rng, wp_noise, sigma, config[C_NOISE])
         _hidden_twins_wp(A, R, xiA, xiR, u, xs, xsn, alpha, alphan)
     elif twins:
-        _fill_normal(rng, xi, sigma)
-        _fill_normal(rng, nu, sigma)
+        _fill_noise(rng, xi, sigma, config[C_NOISE])
+        _fill_noise(rng, nu, sigma, config[C_NOISE])
         if noisy_ref:
-            _fill_normal(rng, xi0, sigma)
-            _fill_normal(rng, nu0, sigma)
+            _fill_noise(rng, xi0, sigma, config[C_NOISE])
+            _fill_noise(rng, nu0, sigma, config[C_NOISE])
         _hidden_twins(A, R, u, xs, xsn, xi0, xi, alpha, alphan)
     else:
         _hidden_clean(A, R, u, xs, alpha)

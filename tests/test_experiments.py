@@ -170,6 +170,12 @@ def test_optimizer_override_per_method():
     assert model_kwargs("bp", 1, 1, 4, {"optimizer": "sgd"}, 0)["optimizer"] == "sgd"
 
 
+def test_noise_setting_reaches_the_model():
+    kw = model_kwargs("dwp", 1, 1, 4, {"noise": "rademacher"}, 0)
+    assert OnlineRNN(**kw).noise == "rademacher"
+    assert "noise" not in model_kwargs("dwp", 1, 1, 4, {}, 0)  # the core's default
+
+
 # ------------------------------------------------------------------ tasks
 def test_synthetic_splits_use_separate_sequences():
     cfg = mg_config()

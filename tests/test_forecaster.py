@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from river import datasets, evaluate, metrics
 
-from streamlearn._random import normal
+from streamlearn._random import normal, rademacher
 from streamlearn.datasets import mackey_glass
 from streamlearn.forecaster import RNNForecaster
 from streamlearn.online_rnn import OnlineRNN
@@ -28,8 +28,9 @@ class NumpyForecaster:
     """
 
     def __init__(self, net, H, method, decorrelation, sigma, lr, lr_dec, residual, rng,
-                 optimizer="sgd"):
+                 optimizer="sgd", noise="gaussian"):
         self.optimizer = optimizer
+        self.draw = {"gaussian": normal, "rademacher": rademacher}[noise]  # the twins' noise
         self.moments = {name: [np.zeros_like(getattr(net, name)), np.zeros_like(getattr(net, name))]
                         for name in "ARB"}
         self.t = 0
@@ -103,7 +104,7 @@ class NumpyForecaster:
         rec = {"u": u.copy(), "xs_prev": self.xs.copy()}
         A, R, B, D = self.A, self.R, self.B, self.D
         if self.method == "wp":
-            noise = normal(self.rng, N * I + N * N + H * N, self.sigma)
+            noise = self.draw(self.rng, N * I + N * N + H * N, self.sigma)
             xiA = noise[:N * I].reshape(N, I)
             xiR = noise[N * I:N * I + N * N].reshape(N, N)
             xiB = noise[N * I + N * N:].reshape(H, N)
@@ -111,8 +112,8 @@ class NumpyForecaster:
             alpha = A @ u + R @ self.xs
             alphan = (A + xiA) @ u + (R + xiR) @ self.xsn
         elif self.method in ("anp", "np"):
-            xi = normal(self.rng, N, self.sigma)
-            nu = normal(self.rng, H, self.sigma)
+            xi = self.draw(self.rng, N, self.sigma)
+            nu = self.draw(self.rng, H, self.sigma)
             rec.update(xi=xi, nu=nu)
             alpha = A @ u + R @ self.xs
             alphan = A @ u + R @ self.xsn + xi
@@ -135,10 +136,12 @@ class NumpyForecaster:
         return rec["y"]
 
 
-@pytest.mark.parametrize("method,decorrelation,optimizer", [
-    (m, d, "sgd") for m in ("anp", "np", "wp", "bp") for d in (False, True)
-] + [(m, True, "adam") for m in ("anp", "np", "wp", "bp")])
-def test_delayed_update_equals_offline_numpy(method, decorrelation, optimizer):
+@pytest.mark.parametrize("method,decorrelation,optimizer,noise", [
+    (m, d, "sgd", "gaussian") for m in ("anp", "np", "wp", "bp") for d in (False, True)
+] + [(m, True, "adam", "gaussian") for m in ("anp", "np", "wp", "bp")] + [
+    (m, d, o, "rademacher") for m, d, o in (("anp", False, "sgd"), ("np", True, "sgd"),
+                                            ("wp", False, "sgd"), ("wp", True, "adam"))])
+def test_delayed_update_equals_offline_numpy(method, decorrelation, optimizer, noise):
     H, N, T = 3, 6, 40
     lr = {"anp": 1e-2, "np": 1e-4, "wp": 1e-6, "bp": 1e-2}[method]
     if optimizer == "adam":
@@ -146,9 +149,10 @@ def test_delayed_update_equals_offline_numpy(method, decorrelation, optimizer):
     model = RNNForecaster(max_horizon=H, n_hidden=N, method=method, lr=lr,
                           readout="perturbation", scale_inputs=False, lags=0,
                           optimizer=optimizer, decorrelation=decorrelation,
-                          lr_decorrelation=1e-2, seed=11, scale_target=False, residual=True)
+                          lr_decorrelation=1e-2, seed=11, scale_target=False, residual=True,
+                          noise=noise)
     ref = NumpyForecaster(model.network, H, method, decorrelation, model.sigma, lr, 1e-2,
-                          True, model.network._rng.copy(), optimizer)
+                          True, model.network._rng.copy(), optimizer, noise)
     rng = np.random.default_rng(0)
     series = np.sin(np.arange(T) / 3.0) + 0.1 * rng.normal(size=T)
     for t in range(T):
@@ -171,15 +175,20 @@ def test_delayed_update_equals_offline_numpy(method, decorrelation, optimizer):
 # -- with one step ahead it is the core's online rule, bit for bit --------------------
 
 
-@pytest.mark.parametrize("method,optimizer,decorrelation,noisy_reference", [
-    ("anp", "sgd", False, False), ("anp", "adam", True, False), ("anp", "sgd", False, True),
-    ("np", "sgd", True, False), ("wp", "sgd", False, False), ("wp", "adam", True, False),
-    ("bp", "sgd", True, False), ("bp", "adam", False, False),
+@pytest.mark.parametrize("method,optimizer,decorrelation,noisy_reference,noise", [
+    ("anp", "sgd", False, False, "gaussian"), ("anp", "adam", True, False, "gaussian"),
+    ("anp", "sgd", False, True, "gaussian"), ("np", "sgd", True, False, "gaussian"),
+    ("wp", "sgd", False, False, "gaussian"), ("wp", "adam", True, False, "gaussian"),
+    ("bp", "sgd", True, False, "gaussian"), ("bp", "adam", False, False, "gaussian"),
+    ("anp", "sgd", False, False, "rademacher"), ("anp", "adam", True, True, "rademacher"),
+    ("np", "sgd", True, False, "rademacher"), ("wp", "sgd", False, False, "rademacher"),
+    ("wp", "adam", True, False, "rademacher"),
 ])
-def test_one_step_ahead_equals_core_online_rnn(method, optimizer, decorrelation, noisy_reference):
+def test_one_step_ahead_equals_core_online_rnn(method, optimizer, decorrelation, noisy_reference,
+                                               noise):
     T, N = 60, 8
     kw = dict(method=method, optimizer=optimizer, decorrelation=decorrelation,
-              noisy_reference=noisy_reference, lr=1e-3, seed=5)
+              noisy_reference=noisy_reference, lr=1e-3, seed=5, noise=noise)
     model = RNNForecaster(max_horizon=1, n_hidden=N, scale_target=False, residual=False,
                           exogenous=False, readout="perturbation", lags=0, **kw)
     core = OnlineRNN(2, N, 1, **kw)
@@ -307,8 +316,9 @@ def test_scale_and_offset_of_the_series_do_not_matter():
                                        rtol=1e-9)
 
 
-def test_pickle_mid_stream_continues_identically():
-    model = RNNForecaster(max_horizon=4, n_hidden=8, method="wp", seed=7)
+@pytest.mark.parametrize("noise", ["gaussian", "rademacher"])
+def test_pickle_mid_stream_continues_identically(noise):
+    model = RNNForecaster(max_horizon=4, n_hidden=8, method="wp", seed=7, noise=noise)
     s = np.sin(np.arange(60) / 5.0)
     for v in s[:30]:
         model.learn_one(float(v))

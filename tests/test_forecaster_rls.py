@@ -5,7 +5,7 @@ import pickle
 import numpy as np
 import pytest
 
-from streamlearn._random import normal
+from streamlearn._random import normal, rademacher
 from streamlearn.forecaster import RNNForecaster
 
 
@@ -20,8 +20,9 @@ class NumpyRLSForecaster:
     """
 
     def __init__(self, net, H, method, decorrelation, sigma, lr, lr_dec, lam, alpha, p_max,
-                 rng, optimizer, clip=None):
+                 rng, optimizer, clip=None, noise="gaussian"):
         self.clip = clip
+        self.draw = {"gaussian": normal, "rademacher": rademacher}[noise]  # the twins' noise
         self.scale = np.zeros(H)
         self.A, self.R, self.D = (m.copy() for m in (net.A, net.R, net.D))
         self.N = net.n_hidden
@@ -107,12 +108,12 @@ class NumpyRLSForecaster:
                "base": base}
         alpha = A @ u + R @ self.xs
         if self.method == "wp":
-            noise = normal(self.rng, N * I + N * N, self.sigma)
+            noise = self.draw(self.rng, N * I + N * N, self.sigma)
             rec["xiA"] = noise[:N * I].reshape(N, I)
             rec["xiR"] = noise[N * I:].reshape(N, N)
             alphan = (A + rec["xiA"]) @ u + (R + rec["xiR"]) @ self.xsn
         elif self.method in ("anp", "np"):
-            rec["xi"] = normal(self.rng, N, self.sigma)
+            rec["xi"] = self.draw(self.rng, N, self.sigma)
             alphan = A @ u + R @ self.xsn + rec["xi"]
         else:
             alphan = alpha
@@ -126,13 +127,17 @@ class NumpyRLSForecaster:
         return rec["y"]
 
 
-CASES = [(m, d, "sgd", None) for m in ("anp", "np", "wp", "bp") for d in (False, True)] + [
-    (m, True, "adam", 3.0) for m in ("anp", "np", "wp", "bp")] + [("anp", False, "sgd", 1.0)]
+CASES = [(m, d, "sgd", None, "gaussian") for m in ("anp", "np", "wp", "bp")
+         for d in (False, True)] + [
+    (m, True, "adam", 3.0, "gaussian") for m in ("anp", "np", "wp", "bp")] + [
+    ("anp", False, "sgd", 1.0, "gaussian")] + [
+    ("anp", True, "sgd", None, "rademacher"), ("np", False, "sgd", None, "rademacher"),
+    ("wp", False, "sgd", None, "rademacher"), ("wp", True, "adam", 3.0, "rademacher")]
 
 
-@pytest.mark.parametrize("method,decorrelation,optimizer,clip", CASES)
+@pytest.mark.parametrize("method,decorrelation,optimizer,clip,noise", CASES)
 def test_rls_forecaster_equals_independent_least_squares_per_horizon(
-        method, decorrelation, optimizer, clip):
+        method, decorrelation, optimizer, clip, noise):
     H, N, T, L = 4, 7, 80, 2
     lr = {"anp": 1e-2, "np": 1e-4, "wp": 1e-6, "bp": 1e-2}[method]
     if optimizer == "adam":
@@ -141,10 +146,10 @@ def test_rls_forecaster_equals_independent_least_squares_per_horizon(
                           optimizer=optimizer, decorrelation=decorrelation,
                           lr_decorrelation=1e-2, seed=11, scale_target=False,
                           rls_forgetting=0.98, rls_alpha=0.1, exogenous=False,
-                          rls_clip=clip, gate=False)
+                          rls_clip=clip, gate=False, noise=noise)
     net = model.network
     ref = NumpyRLSForecaster(net, H, method, decorrelation, model.sigma, lr, 1e-2, 0.98, 0.1,
-                             model._rls[2], net._rng.copy(), optimizer, clip)
+                             model._rls[2], net._rng.copy(), optimizer, clip, noise)
     A0, R0 = net.A.copy(), net.R.copy()
     rng = np.random.default_rng(0)
     series = np.sin(np.arange(T) / 3.0) + 0.1 * rng.normal(size=T)

@@ -53,10 +53,11 @@ def cosine(a, b):
     return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
 
 
+@pytest.mark.parametrize("noise", ["gaussian", "rademacher"])
 @pytest.mark.parametrize("decorrelation", [False, True])
 @pytest.mark.parametrize("method", ["np", "anp", "wp"])
-def test_mean_update_aligns_with_exact_gradient(method, decorrelation):
-    model, u, target = fixed_point(method, decorrelation)
+def test_mean_update_aligns_with_exact_gradient(method, decorrelation, noise):
+    model, u, target = fixed_point(method, decorrelation, noise=noise)
     exact = exact_gradient(model, u, target)
     draws = 10_000
     total = [np.zeros_like(g) for g in exact]
@@ -72,9 +73,10 @@ def test_mean_update_aligns_with_exact_gradient(method, decorrelation):
         assert 0.7 < np.linalg.norm(m) / np.linalg.norm(g) < 1.3
 
 
-def test_single_draws_are_noisy():
+@pytest.mark.parametrize("noise", ["gaussian", "rademacher"])
+def test_single_draws_are_noisy(noise):
     """The alignment above comes from averaging: one draw alone is far off."""
-    model, u, target = fixed_point("np", False)
+    model, u, target = fixed_point("np", False, noise=noise)
     exact = exact_gradient(model, u, target)
     cos = [cosine(one_update(model, u, target)[1], exact[1]) for _ in range(50)]
     assert np.median(np.abs(cos)) < 0.7

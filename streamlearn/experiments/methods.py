@@ -30,6 +30,7 @@ MODEL_KEYS = (
     "dtype",
     "bptt_window",
     "noisy_reference",
+    "noise",
 )
 
 def uses_sigma(method):

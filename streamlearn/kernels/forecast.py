@@ -53,6 +53,7 @@ from .layout import (
     C_ACT,
     C_DECOR,
     C_METHOD,
+    C_NOISE,
     C_NOISY_REF,
     C_OPT,
     H_EPS,
@@ -64,7 +65,7 @@ from .layout import (
     WP,
 )
 from .linalg import _matvec, _matvec_twins, _rmatvec
-from .network import _activate, _dact, _hidden_clean, _hidden_twins, _hidden_twins_wp
+from .network import _activate, _dact, _fill_noise, _hidden_clean, _hidden_twins, _hidden_twins_wp
 from .optim import (
     _adam_coefficients,
     _adam_element,
@@ -72,7 +73,6 @@ from .optim import (
     _update_dense,
     _update_lowrank,
 )
-from .._random import _fill_normal
 
 # rows of work_n (N,)
 F_ALPHA, F_ALPHAN, F_X, F_XN, F_XS, F_XSN, F_XI, F_XI0, F_TMP, F_TMP2 = range(10)
@@ -178,7 +178,7 @@ def _delayed_update(A, R, B, D, moments, wp_noise, dense, rng_tmp, work_n, work_
             for q in range(4):
                 rng_tmp[q] = ring_rng[s, q]
             size = N * Is + N * N + O * N
-            _fill_normal(rng_tmp, wp_noise[0:size], sigma)
+            _fill_noise(rng_tmp, wp_noise[0:size], sigma, config[C_NOISE])
             xiA, xiR, xiB = _wp_views(wp_noise, N, Is, O)
             if opt == SGD:
                 _update_dense(A[:, 0:Is], xiA, scale, lr, opt, mA, vA, hyper, t)
@@ -286,14 +286,14 @@ def _forward(A, R, B, D, wp_noise, state, work_n, work_o, rng, hyper, config, u,
         for q in range(4):
             ring_rng[slot, q] = rng[q]  # the position WP will redraw from
         xiA, xiR, xiB = _wp_views(wp_noise, N, I, O)
-        _fill_normal(rng, wp_noise[0:N * I + N * N + O * N], sigma)
+        _fill_noise(rng, wp_noise[0:N * I + N * N + O * N], sigma, config[C_NOISE])
         _hidden_twins_wp(A, R, xiA, xiR, u, xs, xsn, alpha, alphan)
     elif twins:
-        _fill_normal(rng, xi, sigma)
-        _fill_normal(rng, nu, sigma)
+        _fill_noise(rng, xi, sigma, config[C_NOISE])
+        _fill_noise(rng, nu, sigma, config[C_NOISE])
         if noisy_ref:
-            _fill_normal(rng, xi0, sigma)
-            _fill_normal(rng, nu0, sigma)
+            _fill_noise(rng, xi0, sigma, config[C_NOISE])
+            _fill_noise(rng, nu0, sigma, config[C_NOISE])
         _hidden_twins(A, R, u, xs, xsn, xi0, xi, alpha, alphan)
     else:
         _hidden_clean(A, R, u, xs, alpha)

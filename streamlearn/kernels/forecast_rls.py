@@ -39,11 +39,10 @@ from numba import njit
 
 from .._jit import INNER
 from .decorrelation import _decorrelate
-from .layout import ANP, BP, C_ACT, C_DECOR, C_METHOD, C_OPT, H_LR, H_LR_DEC, H_SIGMA, NP, WP
+from .layout import ANP, BP, C_ACT, C_NOISE, C_DECOR, C_METHOD, C_OPT, H_LR, H_LR_DEC, H_SIGMA, NP, WP
 from .linalg import _matvec, _matvec_twins, _rmatvec
-from .network import _activate, _dact, _hidden_clean, _hidden_twins, _hidden_twins_wp
+from .network import _activate, _dact, _fill_noise, _hidden_clean, _hidden_twins, _hidden_twins_wp
 from .optim import _split_moments, _update_dense, _update_lowrank
-from .._random import _fill_normal
 from .rls import _rls_gain_restarting, _rls_restart
 
 # rows of work_n (N,)
@@ -105,7 +104,7 @@ def _hidden_update(A, R, moments, wp_noise, rng_tmp, grad, ring_u, ring_xp, ring
         for q in range(4):
             rng_tmp[q] = ring_rng[s, q]
         size = N * Is + N * N
-        _fill_normal(rng_tmp, wp_noise[0:size], sigma)
+        _fill_noise(rng_tmp, wp_noise[0:size], sigma, config[C_NOISE])
         xiA = wp_noise[0:N * Is].reshape((N, Is))
         xiR = wp_noise[N * Is:size].reshape((N, N))
         scale = dl / (sigma * sigma)
@@ -169,12 +168,12 @@ def _forward(A, R, D, W, P, wp_noise, state, work_n, rng, hyper, rls, config, u,
         for q in range(4):
             ring_rng[slot, q] = rng[q]  # the position the update redraws from
         size = N * I + N * N
-        _fill_normal(rng, wp_noise[0:size], sigma)
+        _fill_noise(rng, wp_noise[0:size], sigma, config[C_NOISE])
         xiA = wp_noise[0:N * I].reshape((N, I))
         xiR = wp_noise[N * I:size].reshape((N, N))
         _hidden_twins_wp(A, R, xiA, xiR, u, xs, xsn, alpha, alphan)
     elif twins:
-        _fill_normal(rng, xi, sigma)
+        _fill_noise(rng, xi, sigma, config[C_NOISE])
         _hidden_twins(A, R, u, xs, xsn, xi0, xi, alpha, alphan)
     else:
         _hidden_clean(A, R, u, xs, alpha)

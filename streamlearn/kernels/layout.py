@@ -18,8 +18,12 @@ N_HYPER = 13
 C_METHOD, C_ACT, C_DECOR, C_OPT, C_NOISY_REF, C_WINDOW = 0, 1, 2, 3, 4, 5
 # read-out: skip connection C u, bias c, and which read-out (PERTURBATION or RLS)
 C_SKIP, C_BIAS, C_READOUT = 6, 7, 8
-N_CONFIG = 9
+# the perturbations' distribution (GAUSSIAN or RADEMACHER); configs saved before it
+# existed have N_CONFIG - 1 slots and are padded with 0, i.e. GAUSSIAN
+C_NOISE = 9
+N_CONFIG = 10
 PERTURBATION, RLS = 0, 1
+GAUSSIAN, RADEMACHER = 0, 1
 # counter slots; K_SEEN counts the targets the output watch has seen, K_RLS_RESTART
 # the restarts of P after a loss of positive-definiteness
 K_ADAM, K_POS, K_FILL, K_SEEN, K_RLS_RESTART = 0, 1, 2, 3, 4

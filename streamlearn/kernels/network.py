@@ -4,8 +4,19 @@ import numpy as np
 from numba import njit
 
 from .._jit import INNER
-from .layout import IDENTITY, RELU, TANH
+from .._random import _fill_normal, _fill_rademacher
+from .layout import IDENTITY, RADEMACHER, RELU, TANH
 from .linalg import _axpy4
+
+
+@njit(**INNER)
+def _fill_noise(rng, out, sigma, kind):
+    """The twins' perturbations: ``out`` filled with N(0, sigma^2) draws
+    (``kind`` GAUSSIAN) or +-sigma signs (RADEMACHER), in ``_random``'s order."""
+    if kind == RADEMACHER:
+        _fill_rademacher(rng, out, sigma)
+    else:
+        _fill_normal(rng, out, sigma)
 
 
 @njit(cache=True, inline="always")

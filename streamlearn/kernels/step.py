@@ -28,7 +28,6 @@ import numpy as np
 from numba import njit
 
 from .._jit import INNER
-from .._random import _fill_normal
 from .decorrelation import _d_rows, _decor_factors, _decor_flush
 from .guard import _MAX_GRADIENT, _guard_commit, _outside_watch, _watch_targets
 from .layout import (
@@ -37,6 +36,7 @@ from .layout import (
     C_BIAS,
     C_DECOR,
     C_METHOD,
+    C_NOISE,
     C_NOISY_REF,
     C_OPT,
     C_SKIP,
@@ -51,6 +51,7 @@ from .layout import (
     K_POS,
     K_RLS_RESTART,
     NP,
+    RADEMACHER,
     R_GAIN,
     R_Q,
     R_W,
@@ -80,7 +81,7 @@ from .layout import (
     W_YN,
 )
 from .linalg import _absmax, _all_finite, _copy, _fill, _matvec, _matvec_twins, _max_diag
-from .network import _activate, _dact, _r_rows, _r_rows_wp
+from .network import _activate, _dact, _fill_noise, _r_rows, _r_rows_wp
 from .optim import (
     _adam_step_bound,
     _apply_pending_ar,
@@ -129,16 +130,16 @@ def _forward_fast(A, RT, B, DT, mom, wp, state, work_n, work_o, rng, counters,
 
     if wp is not None:
         if twins:
-            _fill_normal(rng, wp[0], sigma)
+            _fill_noise(rng, wp[0], sigma, config[C_NOISE])
     elif twins:
         # the least-squares read-out has no output noise (docs/algorithms.md, eq. 12)
-        _fill_normal(rng, xi, sigma)
+        _fill_noise(rng, xi, sigma, config[C_NOISE])
         if rls is None:
-            _fill_normal(rng, nu, sigma)
+            _fill_noise(rng, nu, sigma, config[C_NOISE])
         if config[C_NOISY_REF] != 0:
-            _fill_normal(rng, xi0, sigma)
+            _fill_noise(rng, xi0, sigma, config[C_NOISE])
             if rls is None:
-                _fill_normal(rng, nu0, sigma)
+                _fill_noise(rng, nu0, sigma, config[C_NOISE])
 
     fused = _apply_pending_ar(A, RT, O, pend_g, pend_p, pend_u, pend_k, work_n, mom, counters,
                               hyper, config, True)
@@ -339,7 +340,8 @@ def _step_fast(A, RT, B, DT, mom, wp, history, state, work_n, work_o, work_k,
     if wp is not None:
         dl = _sq_loss(yn, target) - _sq_loss(y, target)
         scale = dl / (sigma * sigma)
-        g = abs(scale) * _absmax(wp[0])
+        # Rademacher noise has one magnitude: its first entry is its largest (a pass saved)
+        g = abs(scale) * (abs(wp[0][0]) if config[C_NOISE] == RADEMACHER else _absmax(wp[0]))
     elif history is not None:
         _bp_gradients_t(RT, B, DT, history, work_k, counters, config, y, target,
                         gb, tmp, tmp2)
