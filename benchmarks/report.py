@@ -317,7 +317,9 @@ def _analysis(r):
             "smaller lr), which brings WP/ANP to the figure quoted above; the rest is WP's "
             "two extra passes over R with its noise, which is laid out in R's row order "
             "(the draw order) while R is stored transposed (handled with cache-sized "
-            "tiles).",
+            "tiles). With `noise=\"rademacher\"` (64 signs per random word) the draws "
+            "cost about 28x less and DWP costs about 6.6x DANP at 500 units, still above "
+            "3x: docs/noise.md measures it side by side (`python -m benchmarks.noise`).",
             "",
         ]
     f = r.get("float32")
