@@ -1,6 +1,6 @@
 """Run the speed benchmarks; the report goes to benchmark-results/ (or --out).
 
-    python -m benchmarks                # the full run (about 3 minutes on an idle 2-core machine)
+    python -m benchmarks                # the full run (about 9 minutes on a 2-core machine)
     python -m benchmarks --quick        # fewer, shorter runs, same report (a few minutes)
     python -m benchmarks --write-docs   # the full run, also rewriting docs/benchmarks.md,
                                         # docs/benchmarks.json and docs/figures/step_time_vs_n.png
