@@ -24,9 +24,10 @@ def _decorrelate(D, xs, w, eps):
 
 @njit(**INNER)
 def _update4(r0, r1, r2, r3, w0, w1, w2, w3, a0, a1, a2, a3, b0, b1, b2, b3, da, db,
-             xs_new, xsn_new):
-    """Eq. 10 on four rows of DT given their w, then their products (in order)."""
-    for i in range(r0.shape[0]):
+             xs_new, xsn_new, i0, i1):
+    """Eq. 10 on columns i0:i1 of four rows of DT given their w, then their
+    products (in order)."""
+    for i in range(i0, i1):
         c = da[i]
         d = db[i]
         v0 = r0[i] * d - c * w0
@@ -61,7 +62,8 @@ def _d_rows(DT, j0, j1, pend, xsp, da, db, x, xn, xs_new, xsn_new, acc):
                 _update4(DT[k], DT[k + 1], DT[k + 2], DT[k + 3],
                          acc[4 * h], acc[4 * h + 1], acc[4 * h + 2], acc[4 * h + 3],
                          x[k], x[k + 1], x[k + 2], x[k + 3],
-                         xn[k], xn[k + 1], xn[k + 2], xn[k + 3], da, db, xs_new, xsn_new)
+                         xn[k], xn[k + 1], xn[k + 2], xn[k + 3], da, db, xs_new, xsn_new,
+                         0, N)
             j += 8
     while j + 4 <= j1:
         r0 = DT[j]
@@ -86,7 +88,7 @@ def _d_rows(DT, j0, j1, pend, xsp, da, db, x, xn, xs_new, xsn_new, acc):
                 w2 += r2[i] * q
                 w3 += r3[i] * q
             _update4(r0, r1, r2, r3, w0, w1, w2, w3, a0, a1, a2, a3, b0, b1, b2, b3,
-                     da, db, xs_new, xsn_new)
+                     da, db, xs_new, xsn_new, 0, N)
         else:
             _axpy4(r0, r1, r2, r3, a0, a1, a2, a3, b0, b1, b2, b3, 0, N, xs_new, xsn_new)
         j += 4
@@ -145,20 +147,8 @@ def _d_cols(DT, i0, i1, pend, w, da, db, x, xn, xs_new, xsn_new):
         a0, a1, a2, a3 = x[j], x[j + 1], x[j + 2], x[j + 3]
         b0, b1, b2, b3 = xn[j], xn[j + 1], xn[j + 2], xn[j + 3]
         if pend:
-            w0, w1, w2, w3 = w[j], w[j + 1], w[j + 2], w[j + 3]
-            for i in range(i0, i1):
-                c = da[i]
-                d = db[i]
-                v0 = r0[i] * d - c * w0
-                r0[i] = v0
-                v1 = r1[i] * d - c * w1
-                r1[i] = v1
-                v2 = r2[i] * d - c * w2
-                r2[i] = v2
-                v3 = r3[i] * d - c * w3
-                r3[i] = v3
-                xs_new[i] = xs_new[i] + v0 * a0 + v1 * a1 + v2 * a2 + v3 * a3
-                xsn_new[i] = xsn_new[i] + v0 * b0 + v1 * b1 + v2 * b2 + v3 * b3
+            _update4(r0, r1, r2, r3, w[j], w[j + 1], w[j + 2], w[j + 3], a0, a1, a2, a3,
+                     b0, b1, b2, b3, da, db, xs_new, xsn_new, i0, i1)
         else:
             _axpy4(r0, r1, r2, r3, a0, a1, a2, a3, b0, b1, b2, b3, i0, i1, xs_new, xsn_new)
         j += 4

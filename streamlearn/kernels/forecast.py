@@ -385,20 +385,3 @@ def learn_step(A, R, B, D, moments, wp_noise, dense, rng, rng_tmp, state, work_n
              ring_u, ring_xp, ring_xs, ring_dir, ring_y, ring_yn, ring_do, ring_s,
              ring_rng, ring_i, slot, base)
     counters[FK_STEPS] += 1
-
-
-@njit(cache=True)
-def learn_sequence(A, R, B, D, moments, wp_noise, dense, rng, rng_tmp, state, work_n,
-                   work_o, grad, slot_of, ring_u, ring_xp, ring_xs, ring_dir, ring_y,
-                   ring_yn, ring_do, ring_s, ring_rng, ring_i, counters, hyper, config,
-                   Z, U, base, out):
-    """:func:`learn_step` over a sequence; ``out[t]`` gets the predictions made at ``t``."""
-    O = B.shape[0]
-    for t in range(Z.shape[0]):
-        learn_step(A, R, B, D, moments, wp_noise, dense, rng, rng_tmp, state, work_n,
-                   work_o, grad, slot_of, ring_u, ring_xp, ring_xs, ring_dir, ring_y,
-                   ring_yn, ring_do, ring_s, ring_rng, ring_i, counters, hyper, config,
-                   Z[t], U[t], base[t])
-        slot = (counters[FK_STEPS] - 1) % O
-        for o in range(O):
-            out[t, o] = ring_y[slot, o]

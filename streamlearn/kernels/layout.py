@@ -16,7 +16,8 @@ H_RLS_LAM, H_RLS_ALPHA, H_RLS_PMAX, H_OUT_BOUND = 9, 10, 11, 12
 N_HYPER = 13
 # config slots
 C_METHOD, C_ACT, C_DECOR, C_OPT, C_NOISY_REF, C_WINDOW = 0, 1, 2, 3, 4, 5
-# read-out: skip connection C u, bias c, and which read-out (PERTURBATION or RLS)
+# read-out: skip connection C u, bias c, and which read-out (PERTURBATION or RLS; the
+# fast path reads the latter from its ``rls`` argument, this slot records it for checkpoints)
 C_SKIP, C_BIAS, C_READOUT = 6, 7, 8
 # the perturbations' distribution (GAUSSIAN or RADEMACHER); configs saved before it
 # existed have N_CONFIG - 1 slots and are padded with 0, i.e. GAUSSIAN
