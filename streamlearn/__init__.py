@@ -8,10 +8,11 @@ exact-gradient baseline (BP), all applied online at every time step.
 
 from ._version import __version__
 from .checkpoint import CheckpointError
+from .fleet import Fleet, FleetDivergenceError
 from .metrics import decorrelation_loss
 from .online_rnn import DivergenceError, OnlineRNN
 
-__all__ = ["OnlineRNN", "RNNRegressor", "RNNForecaster", "CheckpointError", "DivergenceError",
+__all__ = ["OnlineRNN", "Fleet", "FleetDivergenceError", "RNNRegressor", "RNNForecaster", "CheckpointError", "DivergenceError",
            "decorrelation_loss"]
 
 # The River learners import River (about a second); load them on first use so

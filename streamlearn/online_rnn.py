@@ -605,6 +605,15 @@ class OnlineRNN(Checkpointable):
         return out
 
     def _run(self, U, Y, learn, return_states):
+        out, xs, kept = self._run_kept(U, Y, learn, return_states)
+        if kept is not None:
+            out = out[kept]
+            xs = xs[kept] if return_states else xs
+        return out, (xs if return_states else None)
+
+    def _run_kept(self, U, Y, learn, return_states):
+        """The kernel over U, Y with the ``on_divergence`` policy: every row's
+        output, the states, and the mask of the samples kept (None: all)."""
         T = U.shape[0]
         if Y is None:
             Y = np.zeros((T, self.n_outputs), dtype=self.dtype)
@@ -663,10 +672,7 @@ class OnlineRNN(Checkpointable):
             start = t + 1
             if start == T:
                 break
-        if kept is not None:
-            out = out[kept]
-            xs = xs[kept] if return_states else xs
-        return out, (xs if return_states else None)
+        return out, xs, kept
 
     def _kernel(self, U, Y, out, xs, learn):
         mom, wp, history, mom_out, rls, nthreads = self._kernel_views()
@@ -707,25 +713,28 @@ class OnlineRNN(Checkpointable):
                        mo[nC:half], mo[half + nC:2 * half])
         else:
             mom_out = (e2, e2, e1, e1)
-        wp = None
-        if self.method == "wp":
-            f = self._wp_noise
-            nA, nR, nB = N * I, N * N, O * N
-            if f.size > nA + nR:
-                off = nA + nR + nB
-                nC = O * I if self.skip else 0
-                xiB = f[nA + nR:off].reshape(O, N)
-                xiC = f[off:off + nC].reshape(O, I if self.skip else 0)
-                xic = f[off + nC:off + nC + (O if self.bias else 0)]
-            else:
-                xiB, xiC, xic = e2, e2, e1
-            wp = (f, f[:nA].reshape(N, I), f[nA:nA + nR].reshape(N, N), xiB, xiC, xic)
+        wp = self._wp_views(self._wp_noise) if self.method == "wp" else None
         history = self._history if self.method == "bp" else None
         rls = (self._P, self._P_spare, self._rls_work) if self.readout == "rls" else None
         nthreads = base[-1] if base[-1] > 1 else None
         views = (mom, wp, history, mom_out, rls, nthreads)
         self._views = (base, views)
         return views
+
+    def _wp_views(self, f):
+        """WP's noise views (flat, xiA, xiR, xiB, xiC, xic) of a flat buffer ``f``."""
+        N, I, O = self.n_hidden, self.n_inputs, self.n_outputs
+        dt = self.dtype
+        nA, nR, nB = N * I, N * N, O * N
+        if f.size > nA + nR:
+            off = nA + nR + nB
+            nC = O * I if self.skip else 0
+            xiB = f[nA + nR:off].reshape(O, N)
+            xiC = f[off:off + nC].reshape(O, I if self.skip else 0)
+            xic = f[off + nC:off + nC + (O if self.bias else 0)]
+        else:
+            xiB, xiC, xic = np.zeros((0, 0), dtype=dt), np.zeros((0, 0), dtype=dt), np.zeros(0, dtype=dt)
+        return (f, f[:nA].reshape(N, I), f[nA:nA + nR].reshape(N, N), xiB, xiC, xic)
 
     def refresh_bounds(self):
         """Recompute the divergence guard's bounds on max |weight| exactly.
