@@ -1,4 +1,5 @@
-"""``python -m benchmarks [--quick] [--out DIR] [--write-docs]``, or ``python -m benchmarks forecast ...``."""
+"""``python -m benchmarks [--quick] [--out DIR] [--write-docs]``, or ``python -m benchmarks
+forecast ...`` / ``python -m benchmarks fleet ...``."""
 
 import sys
 
@@ -7,6 +8,10 @@ if __name__ == "__main__":
         from .forecast import main as forecast_main
 
         sys.exit(forecast_main(sys.argv[2:]))
+    elif len(sys.argv) > 1 and sys.argv[1] == "fleet":
+        from .fleet import main as fleet_main
+
+        sys.exit(fleet_main(sys.argv[2:]))
     else:
         from .run import main
 

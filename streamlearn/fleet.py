@@ -21,6 +21,9 @@ _SCRATCH = ("work_n", "work_o", "work_k", "pend_g", "pend_p", "pend_u", "pend_k"
 # a member's own Python-side counters (everything else is the fleet's settings)
 _MEMBER_FIELDS = ("seed", "n_skipped", "n_rollbacks", "n_resets", "_refusals")
 _KEY_TYPES = (str, int, np.integer)
+# weight updates of a call below which it runs on one thread (measured: waking the
+# pool costs tens of microseconds, and much more when the cores are busy)
+PARALLEL_WORK = 1_000_000
 # the OnlineRNN settings a model added to a fleet must share with its members
 _SETTINGS = ("n_inputs", "n_hidden", "n_outputs", "method", "decorrelation", "lr",
              "lr_decorrelation", "sigma", "noise", "optimizer", "activation", "dtype",
@@ -441,7 +444,7 @@ class Fleet(Checkpointable):
         out = np.empty_like(Yj)
         result = np.empty((n, 2), np.int64)
         _fleet_run(*self._bundles(), slots, Uj, Yj, pj, out, result, True,
-                   max(1, min(self.threads, n)))
+                   self._chunks(n, T))
         refused = np.flatnonzero(result[:, 1])
         errors = {}
         for j in refused:
@@ -453,6 +456,12 @@ class Fleet(Checkpointable):
             raise FleetDivergenceError(errors)
         out = out.transpose(1, 0, 2)
         return out[0] if one_tick else out
+
+    def _chunks(self, n, T):
+        """Threads for a call of n members and T ticks: one unless the work pays for
+        waking the others (about PARALLEL_WORK weight updates)."""
+        work = n * T * self.n_hidden * (self.n_hidden + self.n_inputs + self.n_outputs)
+        return max(1, min(self.threads, n)) if work >= PARALLEL_WORK else 1
 
     def _finish(self, key, slot, t, U, Y, present, out):
         """Member ``slot`` refused its tick t: apply its policy from there on,
@@ -500,7 +509,7 @@ class Fleet(Checkpointable):
         a = self._arrays
         _fleet_predict(tuple(a[k] for k in _NET), a["state"], self._scratch[0],
                        self._template._config, slots, np.ascontiguousarray(U), out,
-                       max(1, min(self.threads, len(keys))))
+                       self._chunks(len(keys), 1))
         return out
 
     def _numbers(self, name, value):

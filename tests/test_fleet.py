@@ -65,7 +65,10 @@ def test_members_equal_standalone_models(settings):
     assert m["mae"] == pytest.approx(np.abs(out[:, 0] - Y[:, 0]).mean(), rel=1e-12)
 
 
-def test_threads_do_not_change_the_numbers():
+def test_threads_do_not_change_the_numbers(monkeypatch):
+    import streamlearn.fleet
+
+    monkeypatch.setattr(streamlearn.fleet, "PARALLEL_WORK", 0)  # parallel even when small
     U, Y = _streams(80)
     outs = []
     for threads in (1, 2, 3):

@@ -107,30 +107,42 @@ def _fleet_run(net, mom, mom_out, model, config, history, P, scratch, rls_scratc
     first refused tick or -1, its status as in ``_step_fast``). A member stops
     at its first refused tick with nothing of that tick committed. ``wp`` is
     None or six tuples over the chunks (flat, xiA, xiR, xiB, xiC, xic).
+    ``nchunks`` > 1 runs the chunks in parallel; 1 runs in the calling thread
+    (waking the thread pool costs more than a small call's work).
     """
     # a parallel loop cannot capture nested tuples: unpack them here
     if wp is None:
-        _fleet_par(net, mom, mom_out, model, config, history, P, scratch, rls_scratch,
-                   None, None, None, None, None, None, slots, U, Y, present, out, result,
-                   learn, nchunks)
+        wf = wA = wR = wB = wC = wc = None
+    else:
+        wf, wA, wR, wB, wC, wc = wp
+    if nchunks == 1:
+        _fleet_chunk(net, mom, mom_out, model, config, history, P, scratch, rls_scratch,
+                     wf, wA, wR, wB, wC, wc, slots, U, Y, present, out, result, learn, 0, 1)
     else:
         _fleet_par(net, mom, mom_out, model, config, history, P, scratch, rls_scratch,
-                   wp[0], wp[1], wp[2], wp[3], wp[4], wp[5], slots, U, Y, present, out,
-                   result, learn, nchunks)
+                   wf, wA, wR, wB, wC, wc, slots, U, Y, present, out, result, learn, nchunks)
 
 
 @njit(cache=True, parallel=True)
 def _fleet_par(net, mom, mom_out, model, config, history, P, scratch, rls_scratch,
                wf, wA, wR, wB, wC, wc, slots, U, Y, present, out, result, learn, nchunks):
-    n = slots.shape[0]
     for c in prange(nchunks):
-        wp_c = _chunk_wp(wf, wA, wR, wB, wC, wc, c)
-        for j in range(c, n, nchunks):
-            stop, status = _run_member(net, mom, mom_out, model, config, history, P, scratch,
-                                       rls_scratch, wp_c, slots[j], c, U[j], Y[j], present[j],
-                                       out[j], learn)
-            result[j, 0] = stop
-            result[j, 1] = status
+        _fleet_chunk(net, mom, mom_out, model, config, history, P, scratch, rls_scratch,
+                     wf, wA, wR, wB, wC, wc, slots, U, Y, present, out, result, learn, c,
+                     nchunks)
+
+
+@njit(**INNER)
+def _fleet_chunk(net, mom, mom_out, model, config, history, P, scratch, rls_scratch,
+                 wf, wA, wR, wB, wC, wc, slots, U, Y, present, out, result, learn, c, nchunks):
+    """Chunk c's members: j = c, c + nchunks, ..."""
+    wp_c = _chunk_wp(wf, wA, wR, wB, wC, wc, c)
+    for j in range(c, slots.shape[0], nchunks):
+        stop, status = _run_member(net, mom, mom_out, model, config, history, P, scratch,
+                                   rls_scratch, wp_c, slots[j], c, U[j], Y[j], present[j],
+                                   out[j], learn)
+        result[j, 0] = stop
+        result[j, 1] = status
 
 
 @njit(cache=True, parallel=True)
