@@ -13,12 +13,12 @@ from .metrics import decorrelation_loss
 from .online_rnn import DivergenceError, OnlineRNN
 
 __all__ = ["OnlineRNN", "Fleet", "FleetDivergenceError", "RNNRegressor", "RNNForecaster", "CheckpointError", "DivergenceError",
-           "decorrelation_loss"]
+           "decorrelation_loss", "FleetRegressor"]
 
 # The River learners import River (about a second); load them on first use so
 # that `import streamlearn` for OnlineRNN alone stays fast. The imports are
 # spelled out, so that tests/test_imports.py sees them.
-_LAZY = ("RNNRegressor", "RNNForecaster")
+_LAZY = ("RNNRegressor", "RNNForecaster", "FleetRegressor")
 
 
 def __getattr__(name):
@@ -26,6 +26,8 @@ def __getattr__(name):
         from .regressor import RNNRegressor as value
     elif name == "RNNForecaster":
         from .forecaster import RNNForecaster as value
+    elif name == "FleetRegressor":
+        from .fleet_regressor import FleetRegressor as value
     else:
         raise AttributeError(f"module 'streamlearn' has no attribute {name!r}")
     globals()[name] = value

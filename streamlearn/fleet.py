@@ -251,11 +251,16 @@ class Fleet(Checkpointable):
                           rls, None)
 
     def _bundles(self):
+        kept = self.__dict__.get("_bundles_of")
+        if kept is not None and kept[0] is self._arrays and kept[1] is self._scratch:
+            return kept[2]
         a = self._arrays
-        return (tuple(a[k] for k in _NET), tuple(a[k] for k in _MOM),
+        bundles = (tuple(a[k] for k in _NET), tuple(a[k] for k in _MOM),
                 tuple(a[k] for k in _MOM_OUT), tuple(a[k] for k in _MODEL),
                 self._template._config, a.get("history"), a.get("P"), self._scratch,
                 self._rls_scratch, self._wp)
+        self._bundles_of = (self._arrays, self._scratch, bundles)
+        return bundles
 
     # -- membership ----------------------------------------------------------------
 
@@ -391,7 +396,7 @@ class Fleet(Checkpointable):
         ``Y``; a row no sample was learned for (absent, skipped as invalid, or
         dropped by the divergence policy) is NaN.
         """
-        keys = list(keys)
+        keys = keys if type(keys) is list else list(keys)
         U = self._numbers("U", U)
         Y = self._numbers("Y", Y)
         one_tick = U.ndim == 2
@@ -414,14 +419,15 @@ class Fleet(Checkpointable):
                                  f"{(n,) if one_tick else (T, n)}, got {present.dtype} "
                                  f"{present.shape}")
             present = present.reshape(T, n)
-        for key in keys:
-            if key not in self._slot_of:
-                _check_key(key)
+        slot_of = self._slot_of
+        new = [k for k in keys if k not in slot_of]
+        for key in new:
+            _check_key(key)
         if len(set(keys)) != n:
             raise ValueError("each key may appear once per call (one sample per tick)")
-        finite = np.isfinite(U).all(axis=2) & np.isfinite(Y).all(axis=2)
         skipped = None
-        if not finite.all():
+        if not (np.isfinite(U).all() and np.isfinite(Y).all()):
+            finite = np.isfinite(U).all(axis=2) & np.isfinite(Y).all(axis=2)
             bad = ~finite if present is None else ~finite & present
             if bad.any():
                 if self.settings.get("on_invalid", "raise") != "skip":
@@ -430,32 +436,36 @@ class Fleet(Checkpointable):
                                      f"finite, got u={U[t, j]!r}, y={Y[t, j]!r}")
                 skipped = bad
                 present = finite if present is None else present & finite
-        for key in keys:
-            if key not in self._slot_of:
-                self.add(key)
-        slots = np.fromiter((self._slot_of[k] for k in keys), np.int64, n)
+        for key in new:
+            self.add(key)
+        slots = np.fromiter(map(slot_of.__getitem__, keys), np.int64, n)
         if skipped is not None:
             for j in np.flatnonzero(skipped.any(axis=0)):
                 self._members[slots[j]]._skip(int(skipped[:, j].sum()))
-        Uj = np.ascontiguousarray(U.transpose(1, 0, 2))
-        Yj = np.ascontiguousarray(Y.transpose(1, 0, 2))
+        if one_tick:
+            Uj, Yj = U.reshape(n, 1, -1), Y.reshape(n, 1, -1)
+            if not (Uj.flags.c_contiguous and Yj.flags.c_contiguous):
+                Uj, Yj = np.ascontiguousarray(Uj), np.ascontiguousarray(Yj)
+        else:
+            Uj = np.ascontiguousarray(U.transpose(1, 0, 2))
+            Yj = np.ascontiguousarray(Y.transpose(1, 0, 2))
         # one compiled variant: an all-True mask costs a load per tick
         pj = np.ones((n, T), bool) if present is None else np.ascontiguousarray(present.T)
-        out = np.empty_like(Yj)
+        out = np.empty((n, T, self.n_outputs), self.dtype)
         result = np.empty((n, 2), np.int64)
-        _fleet_run(*self._bundles(), slots, Uj, Yj, pj, out, result, True,
+        _fleet_run(*self._bundles(), slots, Uj, Yj, pj, out, result, self._stats, True,
                    self._chunks(n, T))
-        refused = np.flatnonzero(result[:, 1])
         errors = {}
-        for j in refused:
-            errors.update(self._finish(keys[j], slots[j], int(result[j, 0]), Uj[j], Yj[j],
-                                       pj[j], out[j]))
-        out[~pj] = np.nan
-        self._record(slots, out, Yj)
+        if result[:, 1].any():
+            for j in np.flatnonzero(result[:, 1]):
+                errors.update(self._finish(keys[j], slots[j], int(result[j, 0]), Uj[j],
+                                           Yj[j], pj[j], out[j]))
+            present = pj.T
+        if present is not None:
+            out[~pj] = np.nan
         if errors:
             raise FleetDivergenceError(errors)
-        out = out.transpose(1, 0, 2)
-        return out[0] if one_tick else out
+        return out[:, 0] if one_tick else out.transpose(1, 0, 2)
 
     def _chunks(self, n, T):
         """Threads for a call of n members and T ticks: one unless the work pays for
@@ -483,16 +493,11 @@ class Fleet(Checkpointable):
         out[ticks] = rows
         if kept is not None:
             out[ticks[~kept]] = np.nan
+        e = out[ticks] - Y[ticks]
+        e = e[np.isfinite(e).all(axis=1)]
+        self._stats[slot] += (len(e), np.abs(e).mean(axis=1).sum(), (e * e).mean(axis=1).sum())
         present[ticks[kept] if kept is not None else ticks] = True
         return {}
-
-    def _record(self, slots, out, Y):
-        err = out - Y  # NaN rows: not learned
-        ok = np.isfinite(err).all(axis=2)
-        e = np.where(ok[..., None], err, 0.0)
-        self._stats[slots, 0] += ok.sum(axis=1)
-        self._stats[slots, 1] += np.abs(e).mean(axis=2).sum(axis=1)
-        self._stats[slots, 2] += (e * e).mean(axis=2).sum(axis=1)
 
     def predict_many(self, keys, U):
         """Each stream's clean output if ``U[j]`` were its next input, shape

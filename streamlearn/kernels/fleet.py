@@ -99,12 +99,13 @@ def _run_member(net, mom, mom_out, model, config, history, P, scratch, rls_scrat
 
 @njit(cache=True)
 def _fleet_run(net, mom, mom_out, model, config, history, P, scratch, rls_scratch, wp,
-               slots, U, Y, present, out, result, learn, nchunks):
+               slots, U, Y, present, out, result, stats, learn, nchunks):
     """Step the members ``slots[j]`` over ``U[j]`` / ``Y[j]`` (shape (n, T, .)).
 
     ``present`` (n, T) marks the ticks each member has a sample for.
     ``out[j, t]`` receives the prequential prediction; ``result[j]`` is (the
-    first refused tick or -1, its status as in ``_step_fast``). A member stops
+    first refused tick or -1, its status as in ``_step_fast``); ``stats[k]``
+    accumulates member k's committed ticks (``_fleet_chunk``). A member stops
     at its first refused tick with nothing of that tick committed. ``wp`` is
     None or six tuples over the chunks (flat, xiA, xiR, xiB, xiC, xic).
     ``nchunks`` > 1 runs the chunks in parallel; 1 runs in the calling thread
@@ -117,25 +118,28 @@ def _fleet_run(net, mom, mom_out, model, config, history, P, scratch, rls_scratc
         wf, wA, wR, wB, wC, wc = wp
     if nchunks == 1:
         _fleet_chunk(net, mom, mom_out, model, config, history, P, scratch, rls_scratch,
-                     wf, wA, wR, wB, wC, wc, slots, U, Y, present, out, result, learn, 0, 1)
+                     wf, wA, wR, wB, wC, wc, slots, U, Y, present, out, result, stats, learn, 0, 1)
     else:
         _fleet_par(net, mom, mom_out, model, config, history, P, scratch, rls_scratch,
-                   wf, wA, wR, wB, wC, wc, slots, U, Y, present, out, result, learn, nchunks)
+                   wf, wA, wR, wB, wC, wc, slots, U, Y, present, out, result, stats, learn, nchunks)
 
 
 @njit(cache=True, parallel=True)
 def _fleet_par(net, mom, mom_out, model, config, history, P, scratch, rls_scratch,
-               wf, wA, wR, wB, wC, wc, slots, U, Y, present, out, result, learn, nchunks):
+               wf, wA, wR, wB, wC, wc, slots, U, Y, present, out, result, stats, learn, nchunks):
     for c in prange(nchunks):
         _fleet_chunk(net, mom, mom_out, model, config, history, P, scratch, rls_scratch,
-                     wf, wA, wR, wB, wC, wc, slots, U, Y, present, out, result, learn, c,
+                     wf, wA, wR, wB, wC, wc, slots, U, Y, present, out, result, stats, learn, c,
                      nchunks)
 
 
 @njit(**INNER)
 def _fleet_chunk(net, mom, mom_out, model, config, history, P, scratch, rls_scratch,
-                 wf, wA, wR, wB, wC, wc, slots, U, Y, present, out, result, learn, c, nchunks):
-    """Chunk c's members: j = c, c + nchunks, ..."""
+                 wf, wA, wR, wB, wC, wc, slots, U, Y, present, out, result, stats, learn, c,
+                 nchunks):
+    """Chunk c's members: j = c, c + nchunks, ...; each committed tick adds to its
+    member's row of ``stats``: 1, the mean |error| and the mean squared error over
+    the outputs."""
     wp_c = _chunk_wp(wf, wA, wR, wB, wC, wc, c)
     for j in range(c, slots.shape[0], nchunks):
         stop, status = _run_member(net, mom, mom_out, model, config, history, P, scratch,
@@ -143,6 +147,20 @@ def _fleet_chunk(net, mom, mom_out, model, config, history, P, scratch, rls_scra
                                    out[j], learn)
         result[j, 0] = stop
         result[j, 1] = status
+        k = slots[j]
+        Uj, Yj, oj, pj = U[j], Y[j], out[j], present[j]
+        O = Yj.shape[1]
+        for t in range(stop if stop >= 0 else Uj.shape[0]):
+            if pj[t]:
+                sa = 0.0
+                ss = 0.0
+                for o in range(O):
+                    d = oj[t, o] - Yj[t, o]
+                    sa += abs(d)
+                    ss += d * d
+                stats[k, 0] += 1.0
+                stats[k, 1] += sa / O
+                stats[k, 2] += ss / O
 
 
 @njit(cache=True, parallel=True)
