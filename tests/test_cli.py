@@ -190,6 +190,8 @@ def test_benchmark_options_are_checked(argv, expected, capsys, monkeypatch):
     ("live_sensor_forecast", ["--out", "/no/such/folder/x.png"], "folder '/no/such/folder' does not exist"),
     ("river_streams", ["--seed", "-1"], "argument --seed: must be a non-negative integer"),
     ("river_streams", ["--out", "."], "argument --out: '.' is a directory"),
+    ("sensor_fleet", ["--sensors", "0"], "argument --sensors: must be a positive integer"),
+    ("sensor_fleet", ["--days", "2"], "argument --days: must be at least 4"),
 ])
 def test_example_options_are_checked(name, argv, expected, capsys):
     assert expected in usage_error(argv, capsys, load_example(name).main)
@@ -211,6 +213,7 @@ def repo_status():
     ("live_sensor_forecast", ["--n", "200", "--horizons", "4", "--hidden", "8",
                               "--window", "50", "--rate", "100000"], "live_sensor_forecast.png"),
     ("river_streams", ["--n", "20"], "river_streams.png"),
+    ("sensor_fleet", ["--sensors", "20", "--days", "4", "--hidden", "8"], "sensor_fleet.png"),
 ])
 def test_examples_run_from_any_directory_and_write_there(name, argv, figure, tmp_path):
     pytest.importorskip("matplotlib")
