@@ -109,25 +109,35 @@ def _integrate_mackey_glass(history, n_samples, substeps):
     return x[lag + substeps :: substeps][:n_samples].copy()
 
 
-def mackey_glass(n_steps=5000, *, horizon=15, tau=17, substeps=10, washout=100, seed=None):
-    """Mackey-Glass prediction task: predict the series ``horizon`` samples ahead.
+PAIRINGS = ("forecast", "recall")
+
+
+def mackey_glass(n_steps=5000, *, horizon=15, tau=17, substeps=10, washout=100, seed=None,
+                 pairing="forecast"):
+    """Mackey-Glass task: forecast the series ``horizon`` samples ahead, or recall it.
 
     Parameters
     ----------
     n_steps : int, default 5000
         Length of the returned sequence.
     horizon : int, default 15
-        How many samples ahead the target lies.
+        How many samples apart input and target lie.
     tau, substeps, washout, seed
         Passed to :func:`mackey_glass_series`, which generates
         ``n_steps + horizon`` samples (de-meaned over all of them).
+    pairing : {"forecast", "recall"}
+        ``"forecast"`` (the paper's text): the input at step t is ``s_t`` and
+        the target ``s_{t + horizon}``. ``"recall"`` (the authors' released
+        code, ``datasets.py: generate_mackey_glass_data``, ``Y = X[:-15]; X =
+        X[15:]``): the input is ``s_{t + horizon}`` and the target ``s_t``,
+        the value ``horizon`` steps back (docs/datasets.md).
 
     Returns
     -------
     U : numpy.ndarray
-        Shape ``(n_steps, 1)``: ``s_t``.
+        Shape ``(n_steps, 1)``: ``s_t`` (forecast) or ``s_{t + horizon}`` (recall).
     Y : numpy.ndarray
-        Shape ``(n_steps, 1)``: ``s_{t + horizon}``.
+        Shape ``(n_steps, 1)``: ``s_{t + horizon}`` (forecast) or ``s_t`` (recall).
 
     Notes
     -----
@@ -141,18 +151,23 @@ def mackey_glass(n_steps=5000, *, horizon=15, tau=17, substeps=10, washout=100, 
     ((200, 1), (200, 1))
     >>> bool(np.array_equal(U[15:], Y[:-15]))
     True
+    >>> Ur, Yr = mackey_glass(200, horizon=15, seed=1, pairing="recall")
+    >>> bool(np.array_equal(Ur, Y) and np.array_equal(Yr, U))
+    True
     """
     n_steps, horizon = int(n_steps), int(horizon)
     if n_steps < 1:
         raise ValueError(f"n_steps must be >= 1, got {n_steps}")
     if horizon < 0:
         raise ValueError(f"horizon must be >= 0, got {horizon}")
+    if pairing not in PAIRINGS:
+        raise ValueError(f"unknown pairing {pairing!r}; choose one of {list(PAIRINGS)}")
     s = mackey_glass_series(
         n_steps + horizon, tau=tau, substeps=substeps, washout=washout, seed=seed
     )
     U = s[:n_steps].reshape(-1, 1).copy()
     Y = s[horizon : horizon + n_steps].reshape(-1, 1).copy()
-    return U, Y
+    return (U, Y) if pairing == "forecast" else (Y, U)
 
 
 def copy_memory(

@@ -478,7 +478,7 @@ def test_cli_tune_then_run_with_a_variant(tmp_path, capsys):
     assert run["tuned"] and run["task"]["n_steps"] == 80
 
 
-EXPERIMENTS = ["mackey_glass", "copy_memory", "weather_1h", "weather_24h", "weather_48h",
+EXPERIMENTS = ["mackey_glass", "mackey_glass_recall", "copy_memory", "weather_1h", "weather_24h", "weather_48h",
                "scaling", "decorrelation", "prequential_weather"]
 
 
@@ -504,3 +504,16 @@ def test_example_config_smoke_variant_runs_from_the_cli(name, tmp_path, monkeypa
     if cfg["tune"]["grid"]:
         assert set(read_json(out / "tuning.json")["chosen"]) | set(
             read_json(out / "tuning.json")["failed"]) == set(smoke["methods"])
+
+
+def test_mackey_glass_pairing_option():
+    """recall (the authors' code) swaps input and target of forecast (the paper's text)."""
+    base = {"name": "mackey_glass", "n_steps": 60, "horizon": 5}
+    forecast = load_split(resolve_config({"task": base, "methods": ["anp"]})["task"])
+    recall = load_split(resolve_config({"task": {**base, "pairing": "recall"},
+                                        "methods": ["anp"]})["task"])
+    assert np.array_equal(forecast.U_train, recall.Y_train)
+    assert np.array_equal(forecast.Y_train, recall.U_train)
+    assert np.array_equal(recall.U_train[:-5], recall.Y_train[5:])  # input leads by 5
+    with pytest.raises(ConfigError, match="task.pairing must be 'forecast' or 'recall'"):
+        resolve_config({"task": {**base, "pairing": "ahead"}, "methods": ["anp"]})

@@ -42,6 +42,7 @@ TASKS = {
         "n_steps": 5000,
         "n_test_steps": None,  # None: same as n_steps
         "horizon": 15,
+        "pairing": "forecast",  # or "recall", the authors' code (docs/datasets.md)
         "tau": 17,
         "substeps": 10,
         "washout": 100,
@@ -287,8 +288,10 @@ def resolve_config(raw, *, smoke=False, variant=None, base_dir=None, name=None):
         if not isinstance(frac, (int, float)) or not 0 < frac < 1:
             raise ConfigError(f"task.validation_fraction must lie in (0, 1), got {frac!r}")
         _positive_int(task["horizon_hours"], "task.horizon_hours")
+    if task["name"] == "mackey_glass" and task["pairing"] not in ("forecast", "recall"):
+        raise ConfigError(f"task.pairing must be 'forecast' or 'recall', got {task['pairing']!r}")
     for key, value in task.items():
-        if key in ("name", "path", "validation_fraction") or value is None:
+        if key in ("name", "path", "validation_fraction", "pairing") or value is None:
             continue
         _positive_int(value, f"task.{key}", minimum=0)
     out["task"] = task

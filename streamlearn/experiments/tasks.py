@@ -48,6 +48,7 @@ class Split(NamedTuple):
 
 def _mackey_glass(task, split):
     mg = {k: task[k] for k in ("horizon", "tau", "substeps", "washout")}
+    mg["pairing"] = task.get("pairing", "forecast")
     U, Y = datasets.mackey_glass(task["n_steps"], seed=task["train_seed"], **mg)
     n_eval = task["n_test_steps"] or task["n_steps"]
     seed = task["test_seed"] if split == "test" else task["validation_seed"]
