@@ -43,6 +43,12 @@ def render(r):
         "(`OPENBLAS_NUM_THREADS=1`, set by `benchmarks/__init__.py`), the kernels use 1 "
         "thread unless `threads=2`.")
     add("")
+    add("Measured by their own commands: many streams at once (`Fleet`), "
+        "[fleet-benchmark.md](fleet-benchmark.md) (`python -m benchmarks fleet`); "
+        "Gaussian against Rademacher noise, [noise.md](noise.md) "
+        "(`python -m benchmarks.noise`); forecasting against River and reservoirpy, "
+        "[forecasting.md](forecasting.md) (`python -m benchmarks forecast`).")
+    add("")
 
     summary = []
 
