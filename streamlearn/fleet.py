@@ -7,7 +7,7 @@ import numpy as np
 
 from ._random import fresh_seed
 from .checkpoint import Checkpointable
-from .kernels.fleet import _fleet_predict, _fleet_run
+from .kernels.fleet import _fleet_predict, _fleet_run, _fleet_run_threads
 from .online_rnn import DivergenceError, OnlineRNN
 
 __all__ = ["Fleet", "FleetDivergenceError"]
@@ -171,20 +171,25 @@ class Fleet(Checkpointable):
         entropy = [int(seed) & 0xFFFFFFFFFFFFFFFF, int(index)]
         return int(np.random.SeedSequence(entropy).generate_state(1, np.uint64)[0] >> np.uint64(1))
 
+    @staticmethod
+    def _state_of(model):
+        """A stand-alone model's arrays, by the fleet's stacked names, in the
+        layouts the kernel takes (R and D transposed)."""
+        mom, _, history, mom_out, rls, _ = model._kernel_views()
+        arrays = {"A": model._A, "RT": model._R.T, "B": model._B, "DT": model._D.T,
+                  "C": model._C, "c": model._c, "state": model._state, "rng": model._rng,
+                  "counters": model._counters, "hyper": model._hyper, "watch": model._watch}
+        arrays.update(zip(_MOM, mom))
+        arrays.update(zip(_MOM_OUT, mom_out))
+        if history is not None:
+            arrays["history"] = history
+        if rls is not None:
+            arrays["P"] = rls[0]
+        return arrays
+
     def _shapes(self):
         """Each stacked array's per-member shape and dtype, from the template."""
-        m = self._template
-        mom, wp, history, mom_out, rls, _ = m._kernel_views()
-        shapes = {"A": m._A, "RT": m._R.T, "B": m._B, "DT": m._D.T, "C": m._C, "c": m._c,
-                  "state": m._state, "rng": m._rng, "counters": m._counters,
-                  "hyper": m._hyper, "watch": m._watch}
-        shapes.update(zip(_MOM, mom))
-        shapes.update(zip(_MOM_OUT, mom_out))
-        if history is not None:
-            shapes["history"] = history
-        if rls is not None:
-            shapes["P"] = rls[0]
-        return {k: (v.shape, v.dtype) for k, v in shapes.items()}
+        return {k: (v.shape, v.dtype) for k, v in self._state_of(self._template).items()}
 
     def _allocate(self, capacity):
         self._capacity = capacity
@@ -255,10 +260,10 @@ class Fleet(Checkpointable):
         if kept is not None and kept[0] is self._arrays and kept[1] is self._scratch:
             return kept[2]
         a = self._arrays
-        bundles = (tuple(a[k] for k in _NET), tuple(a[k] for k in _MOM),
-                tuple(a[k] for k in _MOM_OUT), tuple(a[k] for k in _MODEL),
-                self._template._config, a.get("history"), a.get("P"), self._scratch,
-                self._rls_scratch, self._wp)
+        bundles = ((tuple(a[k] for k in _NET), tuple(a[k] for k in _MOM),
+                    tuple(a[k] for k in _MOM_OUT), tuple(a[k] for k in _MODEL),
+                    self._template._config, a.get("history"), a.get("P")),
+                   (self._scratch, self._rls_scratch, self._wp))
         self._bundles_of = (self._arrays, self._scratch, bundles)
         return bundles
 
@@ -326,19 +331,8 @@ class Fleet(Checkpointable):
 
     def _put(self, slot, key, model):
         """Copy stand-alone ``model``'s state into ``slot`` and make it member ``key``."""
-        a = self._arrays
-        mom, _, history, mom_out, rls, _ = model._kernel_views()
-        src = {"A": model._A, "RT": model._R.T, "B": model._B, "DT": model._D.T,
-               "C": model._C, "c": model._c, "state": model._state, "rng": model._rng,
-               "counters": model._counters, "hyper": model._hyper, "watch": model._watch}
-        src.update(zip(_MOM, mom))
-        src.update(zip(_MOM_OUT, mom_out))
-        if history is not None:
-            src["history"] = history
-        if rls is not None:
-            src["P"] = rls[0]
-        for k, v in src.items():
-            a[k][slot] = v
+        for k, v in self._state_of(model).items():
+            self._arrays[k][slot] = v
         member = _Member.__new__(_Member)
         member.__dict__.update({k: v for k, v in model.__dict__.items()
                                 if not isinstance(v, np.ndarray) and k != "_views"})
@@ -453,8 +447,12 @@ class Fleet(Checkpointable):
         pj = np.ones((n, T), bool) if present is None else np.ascontiguousarray(present.T)
         out = np.empty((n, T, self.n_outputs), self.dtype)
         result = np.empty((n, 2), np.int64)
-        _fleet_run(*self._bundles(), slots, Uj, Yj, pj, out, result, self._stats, True,
-                   self._chunks(n, T))
+        call = (slots, Uj, Yj, pj, out, result, self._stats)
+        chunks = self._chunks(n, T)
+        if chunks == 1:
+            _fleet_run(*self._bundles(), call, True)
+        else:
+            _fleet_run_threads(*self._bundles(), call, True, chunks)
         errors = {}
         if result[:, 1].any():
             for j in np.flatnonzero(result[:, 1]):
@@ -513,8 +511,7 @@ class Fleet(Checkpointable):
         out = np.empty((len(keys), self.n_outputs), self.dtype)
         a = self._arrays
         _fleet_predict(tuple(a[k] for k in _NET), a["state"], self._scratch[0],
-                       self._template._config, slots, np.ascontiguousarray(U), out,
-                       self._chunks(len(keys), 1))
+                       self._template._config, slots, np.ascontiguousarray(U), out)
         return out
 
     def _numbers(self, name, value):

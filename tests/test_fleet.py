@@ -65,6 +65,7 @@ def test_members_equal_standalone_models(settings):
     assert m["mae"] == pytest.approx(np.abs(out[:, 0] - Y[:, 0]).mean(), rel=1e-12)
 
 
+@pytest.mark.slow  # compiling the parallel loop takes 30-60 s from an empty cache
 def test_threads_do_not_change_the_numbers(monkeypatch):
     import streamlearn.fleet
 

@@ -12,16 +12,20 @@ applies every pending update before the chunk moves to the next member).
 Members share nothing else, so one member's refused step never touches
 another.
 
-Bundles (tuples of stacked arrays, the first axis the member's slot):
+The entry ``_fleet_run`` takes three bundles (tuples) and two flags:
 
-- ``net`` (A, RT, B, DT, C, cb); ``mom`` (mA, vA, mR, vR, mB, vB) and
-  ``mom_out`` (mC, vC, mc, vc), with empty trailing axes without Adam;
-  ``model`` (state, rng, counters, hyper, watch).
-- ``history`` BP's windows or None; ``P`` the least-squares read-outs' inverse
+- ``members`` (net, mom, mom_out, model, config, history, P), stacked, the
+  first axis the member's slot: ``net`` (A, RT, B, DT, C, cb); ``mom`` (mA,
+  vA, mR, vR, mB, vB) and ``mom_out`` (mC, vC, mc, vc), with empty trailing
+  axes without Adam; ``model`` (state, rng, counters, hyper, watch);
+  ``history`` BP's windows or None; ``P`` the least-squares read-outs' inverse
   correlation matrices or None.
-- ``scratch`` (work_n, work_o, work_k, pend_g, pend_p, pend_u, pend_k), the
-  first axis the chunk; ``rls_scratch`` (P_spare, rls_work) by chunk, or
-  None; ``wp`` None, or a tuple of one WP noise-view tuple per chunk.
+- ``scratch`` (work, rls_scratch, wp), the first axis the chunk: ``work``
+  (work_n, work_o, work_k, pend_g, pend_p, pend_u, pend_k); ``rls_scratch``
+  (P_spare, rls_work) or None; ``wp`` None, or WP's noise views as six tuples
+  over the chunks (flat, xiA, xiR, xiB, xiC, xic).
+- ``call`` (slots, U, Y, present, out, result, stats): the members stepped and
+  their samples (``_fleet_run``).
 """
 
 from numba import njit, prange, types
@@ -44,6 +48,17 @@ def _member_history(history, k):
 
 def _chunk_wp(wf, wA, wR, wB, wC, wc, c):
     """WP's noise views (flat, xiA, xiR, xiB, xiC, xic) of chunk c."""
+
+
+def _wp_parts(wp):
+    """WP's six tuples over the chunks, or six Nones."""
+
+
+@overload(_wp_parts, jit_options=INNER)
+def _wp_parts_typed(wp):
+    if isinstance(wp, types.NoneType):
+        return lambda wp: (None, None, None, None, None, None)
+    return lambda wp: wp
 
 
 @overload(_member_rls, jit_options=INNER)
@@ -98,30 +113,40 @@ def _run_member(net, mom, mom_out, model, config, history, P, scratch, rls_scrat
 
 
 @njit(cache=True)
-def _fleet_run(net, mom, mom_out, model, config, history, P, scratch, rls_scratch, wp,
-               slots, U, Y, present, out, result, stats, learn, nchunks):
+def _fleet_run(members, scratch, call, learn):
     """Step the members ``slots[j]`` over ``U[j]`` / ``Y[j]`` (shape (n, T, .)).
 
-    ``present`` (n, T) marks the ticks each member has a sample for.
-    ``out[j, t]`` receives the prequential prediction; ``result[j]`` is (the
-    first refused tick or -1, its status as in ``_step_fast``); ``stats[k]``
-    accumulates member k's committed ticks (``_fleet_chunk``). A member stops
-    at its first refused tick with nothing of that tick committed. ``wp`` is
-    None or six tuples over the chunks (flat, xiA, xiR, xiB, xiC, xic).
-    ``nchunks`` > 1 runs the chunks in parallel; 1 runs in the calling thread
-    (waking the thread pool costs more than a small call's work).
+    ``members`` is (net, mom, mom_out, model, config, history, P), ``scratch``
+    (scratch, rls_scratch, wp) and ``call`` (slots, U, Y, present, out,
+    result, stats); see the module docstring. ``present`` (n, T) marks the
+    ticks each member has a sample for. ``out[j, t]`` receives the
+    prequential prediction; ``result[j]`` is (the first refused tick or -1,
+    its status as in ``_step_fast``); ``stats[k]`` accumulates member k's
+    committed ticks (``_fleet_chunk``). A member stops at its first refused
+    tick with nothing of that tick committed. One thread;
+    ``_fleet_run_threads`` splits the members into ``nchunks`` parallel chunks.
     """
-    # a parallel loop cannot capture nested tuples: unpack them here
-    if wp is None:
-        wf = wA = wR = wB = wC = wc = None
-    else:
-        wf, wA, wR, wB, wC, wc = wp
-    if nchunks == 1:
-        _fleet_chunk(net, mom, mom_out, model, config, history, P, scratch, rls_scratch,
-                     wf, wA, wR, wB, wC, wc, slots, U, Y, present, out, result, stats, learn, 0, 1)
-    else:
-        _fleet_par(net, mom, mom_out, model, config, history, P, scratch, rls_scratch,
-                   wf, wA, wR, wB, wC, wc, slots, U, Y, present, out, result, stats, learn, nchunks)
+    net, mom, mom_out, model, config, history, P = members
+    work, rls_scratch, wp = scratch
+    slots, U, Y, present, out, result, stats = call
+    wf, wA, wR, wB, wC, wc = _wp_parts(wp)
+    _fleet_chunk(net, mom, mom_out, model, config, history, P, work, rls_scratch,
+                 wf, wA, wR, wB, wC, wc, slots, U, Y, present, out, result, stats, learn,
+                 0, 1)
+
+
+@njit(cache=True)
+def _fleet_run_threads(members, scratch, call, learn, nchunks):
+    """``_fleet_run`` with the chunks in parallel (a separate entry, so that a
+    fleet that never goes parallel never compiles the parallel loop)."""
+    net, mom, mom_out, model, config, history, P = members
+    work, rls_scratch, wp = scratch
+    slots, U, Y, present, out, result, stats = call
+    # a parallel loop cannot capture nested tuples: WP's views go in as six arguments
+    wf, wA, wR, wB, wC, wc = _wp_parts(wp)
+    _fleet_par(net, mom, mom_out, model, config, history, P, work, rls_scratch,
+               wf, wA, wR, wB, wC, wc, slots, U, Y, present, out, result, stats, learn,
+               nchunks)
 
 
 @njit(cache=True, parallel=True)
@@ -163,13 +188,12 @@ def _fleet_chunk(net, mom, mom_out, model, config, history, P, scratch, rls_scra
                 stats[k, 2] += ss / O
 
 
-@njit(cache=True, parallel=True)
-def _fleet_predict(net, state, work_n, config, slots, U, out, nchunks):
-    """``_predict_fast`` for the members ``slots[j]`` on inputs ``U[j]``."""
+@njit(cache=True)
+def _fleet_predict(net, state, work_n, config, slots, U, out):
+    """``_predict_fast`` for the members ``slots[j]`` on inputs ``U[j]`` (one thread:
+    a prediction costs a fraction of a step)."""
     A, RT, B, DT, C, cb = net
-    n = slots.shape[0]
-    for c in prange(nchunks):
-        for j in range(c, n, nchunks):
-            k = slots[j]
-            _predict_fast(A[k], RT[k], B[k], DT[k], state[k], work_n[c], config, U[j], out[j],
-                          C[k], cb[k])
+    for j in range(slots.shape[0]):
+        k = slots[j]
+        _predict_fast(A[k], RT[k], B[k], DT[k], state[k], work_n[0], config, U[j], out[j],
+                      C[k], cb[k])
