@@ -10,8 +10,9 @@ from ._version import __version__
 from .checkpoint import CheckpointError
 from .metrics import decorrelation_loss
 from .online_rnn import DivergenceError, OnlineRNN
+from .shared import SharedRNN
 
-__all__ = ["OnlineRNN", "RNNRegressor", "RNNForecaster", "CheckpointError", "DivergenceError",
+__all__ = ["OnlineRNN", "SharedRNN", "RNNRegressor", "RNNForecaster", "CheckpointError", "DivergenceError",
            "decorrelation_loss"]
 
 # The River learners import River (about a second); load them on first use so
