@@ -7,20 +7,21 @@ estimates once (docs/shared.md). Python (``streamlearn/shared.py``) validates,
 maps keys to slots and owns every buffer; the kernels only do arithmetic and
 allocate nothing.
 
-Products. The forward pass needs R xs_s for every stream s: ``_products``
-walks R^T in tiles of TILE_I columns by BLOCK_J rows, small enough to stay in
-the L1 cache, and runs ``network._r_rows`` (the single-stream axpy over rows
-of R^T) for each stream over the tile. R is read from memory once per tick
-for all k streams, so the pass is compute-bound; each stream's sums still
-accumulate in the order j = 0, 1, ..., N-1 of the single-stream path, so with
-one stream the numbers are those of ``OnlineRNN`` bit for bit. The
+Products. The forward pass needs R xs_s for every stream s, a matrix-matrix
+product: ``_products`` keeps the streams' vectors as columns (layout (N, k),
+``work_t``) and walks R^T by rows, four at a time, updating all k streams
+from each entry of R, so R is read once per tick for all streams and the
+inner loop (over the streams) is vectorised. Each stream's sums still run in
+the order j = 0, 1, ..., N-1 in the four-row groups of ``network._r_rows``,
+so with one stream the numbers are those of ``OnlineRNN`` bit for bit. The
 decorrelation products D x_s use the same pass over D^T.
 
 Updates. The rank-k update R <- R - (lr / k) sum_s g_s xs_{s,t-1}^T runs as
-axpy over rows of R^T (``_rank_k_rows``), the streams in order, four at a
-time; D^T xs_s for all streams at once (``_dots_t``) runs with the streams as
-the inner, vectorised index, each sum in order of i as ``linalg._rmatvec_t``.
-A, B use ``optim._update_lowrank`` with the k rows of factors.
+axpy over rows of R^T (``_rank_k_rows``), subtracting the streams' terms in
+order, four at a time; D^T xs_s for all streams at once (``_dots_t``) runs
+with the streams as the inner index, each sum in order of i as
+``linalg._rmatvec_t``. A and B use ``optim._update_lowrank`` with the k rows
+of factors.
 
 Scratch (allocated by Python for the capacity of streams, grown by doubling):
 ``work`` (S_NW, cap, N), ``work_o`` (S_NWO, cap, O), ``work_t`` (T_NW, N, cap)
@@ -48,7 +49,7 @@ from .layout import (
     SGD,
 )
 from .linalg import _absmax, _all_finite, _copy, _fill, _matvec, _matvec_twins
-from .network import _activate, _fill_noise, _r_rows
+from .network import _activate, _fill_noise
 from .optim import _adam_coefficients, _adam_element, _adam_step_bound, _update_lowrank
 from .rules import _scaled_direction, _sq_loss
 
@@ -59,75 +60,94 @@ S_NW = 12
 # rows of work_o (S_NWO, cap, O)
 S_Y, S_YN, S_NU, S_FB, S_DB = range(5)
 S_NWO = 5
-# rows of work_t (T_NW, N, cap): previous clean states, new clean states, D^T xs
-T_XP, T_XS, T_W = range(3)
-T_NW = 3
+# rows of work_t (T_NW, N, cap), streams last: previous states (clean, noisy),
+# pre-activations, activations, new states (clean and noisy each), D^T xs
+T_XP, T_XNP, T_A, T_AN, T_XA, T_XNA, T_XS, T_XSN, T_W = range(9)
+T_NW = 9
 # rows of rows (N_ROWS, N) float64: an accumulator, decorrelation's diagonal factor,
 # and one slot for the guard's max |xs|
 ROW_ACC, ROW_DB, ROW_TINY = range(3)
 N_ROWS = 3
 
-TILE_I = 64  # columns of a tile of R^T (D^T) in the products
-BLOCK_J = 32  # rows of a tile; a multiple of 4, so _r_rows groups rows as over all of them
-
-
 @njit(**INNER)
-def _products(MT, k, X, Xn, acc, accn):
-    """acc[s] += MT^T X[s] and accn[s] += MT^T Xn[s] for s < k, tile by tile.
+def _products(MT, k, XT, XnT, AT, AnT):
+    """AT[i, s] += sum_j MT[j, i] XT[j, s] and AnT[i, s] += sum_j MT[j, i] XnT[j, s]
+    for s < k: a matrix-matrix product, the streams as the inner (vectorised) index.
 
-    Per stream the arithmetic is ``_r_rows`` over all rows (j in order, the
-    same four-row groups), so one stream gives the single-stream numbers.
+    Every sum runs in the order j = 0, 1, ..., N-1 in groups of four rows, as
+    ``network._r_rows`` sums it, so one stream gives the single-stream numbers.
+    (The inner loops start at 0: an index that might be negative keeps Numba's
+    wrap-around test in the loop, and LLVM then does not vectorise it.)
     """
     N, M = MT.shape
-    for i0 in range(0, M, TILE_I):
-        i1 = min(M, i0 + TILE_I)
-        for j0 in range(0, N, BLOCK_J):
-            j1 = min(N, j0 + BLOCK_J)
+    j = 0
+    while j + 4 <= N:
+        r0, r1, r2, r3 = MT[j], MT[j + 1], MT[j + 2], MT[j + 3]
+        x0, x1, x2, x3 = XT[j], XT[j + 1], XT[j + 2], XT[j + 3]
+        y0, y1, y2, y3 = XnT[j], XnT[j + 1], XnT[j + 2], XnT[j + 3]
+        for i in range(M):
+            c0, c1, c2, c3 = r0[i], r1[i], r2[i], r3[i]
+            a = AT[i]
+            b = AnT[i]
             for s in range(k):
-                _r_rows(MT, j0, j1, i0, i1, acc[s], acc[s], False, X[s], Xn[s], acc[s],
-                        accn[s])
+                a[s] = a[s] + c0 * x0[s] + c1 * x1[s] + c2 * x2[s] + c3 * x3[s]
+                b[s] = b[s] + c0 * y0[s] + c1 * y1[s] + c2 * y2[s] + c3 * y3[s]
+        j += 4
+    while j < N:
+        r = MT[j]
+        x = XT[j]
+        y = XnT[j]
+        for i in range(M):
+            c = r[i]
+            a = AT[i]
+            b = AnT[i]
+            for s in range(k):
+                a[s] += c * x[s]
+                b[s] += c * y[s]
+        j += 1
 
 
 @njit(**INNER)
-def _transpose(X, k, XT):
-    """XT[j, s] = X[s, j] for s < k."""
+def _transpose(X, k, XT, back):
+    """XT[j, s] = X[s, j] for s < k; with ``back`` the other way round."""
     for s in range(k):
         row = X[s]
         for j in range(row.shape[0]):
-            XT[j, s] = row[j]
+            if back:
+                row[j] = XT[j, s]
+            else:
+                XT[j, s] = row[j]
 
 
 @njit(**INNER)
 def _rank_k_rows(MT, F, PT, k, db, scaled):
     """MT[j, i] <- MT[j, i] (* db[i] if ``scaled``) - F[0, i] PT[j, 0] - ... - F[k-1, i] PT[j, k-1].
 
-    The terms are subtracted in stream order. With one stream this is the
-    single-stream update RT[j, i] - gl[i] P0[j] (``_r_rows``, ``_r_flush``),
-    and with ``scaled`` the decorrelation update DT[j, i] db[i] - da[i] w_j
-    (``decorrelation._d_rows``).
+    The terms are subtracted in stream order, four streams a pass. With one
+    stream this is the single-stream update RT[j, i] - gl[i] P0[j]
+    (``_r_rows``, ``_r_flush``), and with ``scaled`` the decorrelation
+    update DT[j, i] db[i] - da[i] w_j (``decorrelation._d_rows``).
     """
-    N, M = MT.shape
-    for i0 in range(0, M, TILE_I):
-        i1 = min(M, i0 + TILE_I)
-        for j in range(N):
-            row = MT[j]
-            p = PT[j]
-            if scaled:
-                for i in range(i0, i1):
-                    row[i] = row[i] * db[i]
-            q = 0
-            while q + 4 <= k:
-                p0, p1, p2, p3 = p[q], p[q + 1], p[q + 2], p[q + 3]
-                f0, f1, f2, f3 = F[q], F[q + 1], F[q + 2], F[q + 3]
-                for i in range(i0, i1):
-                    row[i] = row[i] - f0[i] * p0 - f1[i] * p1 - f2[i] * p2 - f3[i] * p3
-                q += 4
-            while q < k:
-                pq = p[q]
-                f = F[q]
-                for i in range(i0, i1):
-                    row[i] = row[i] - f[i] * pq
-                q += 1
+    N = MT.shape[0]
+    for j in range(N):
+        row = MT[j]
+        p = PT[j]
+        if scaled:
+            for i in range(row.shape[0]):
+                row[i] = row[i] * db[i]
+        q = 0
+        while q + 4 <= k:
+            p0, p1, p2, p3 = p[q], p[q + 1], p[q + 2], p[q + 3]
+            f0, f1, f2, f3 = F[q], F[q + 1], F[q + 2], F[q + 3]
+            for i in range(row.shape[0]):
+                row[i] = row[i] - f0[i] * p0 - f1[i] * p1 - f2[i] * p2 - f3[i] * p3
+            q += 4
+        while q < k:
+            pq = p[q]
+            f = F[q]
+            for i in range(row.shape[0]):
+                row[i] = row[i] - f[i] * pq
+            q += 1
 
 
 @njit(**INNER)
@@ -135,26 +155,24 @@ def _rank_k_adam(RT, F, PT, k, MT, VT, acc, lr, hyper, t):
     """Adam on R^T with the step entry s_ij = sum_q F[q, i] PT[j, q] (summed from 0.0
     in stream order, in float64, as ``optim._pending_general``); MT, VT are R's
     moments in R^T's layout."""
-    N, M = RT.shape
+    N = RT.shape[0]
     b1, b2, bc1, bc2 = _adam_coefficients(hyper, t)
     eps = hyper[H_EPS]
-    for i0 in range(0, M, TILE_I):
-        i1 = min(M, i0 + TILE_I)
-        for j in range(N):
-            row = RT[j]
-            p = PT[j]
-            for i in range(i0, i1):
-                acc[i] = 0.0
-            for q in range(k):
-                pq = p[q]
-                f = F[q]
-                for i in range(i0, i1):
-                    acc[i] += f[i] * pq
-            m = MT[j]
-            v = VT[j]
-            for i in range(i0, i1):
-                m[i], v[i], d = _adam_element(m[i], v[i], acc[i], b1, b2, bc1, bc2, eps, lr)
-                row[i] -= d
+    for j in range(N):
+        row = RT[j]
+        p = PT[j]
+        for i in range(N):
+            acc[i] = 0.0
+        for q in range(k):
+            pq = p[q]
+            f = F[q]
+            for i in range(N):
+                acc[i] += f[i] * pq
+        m = MT[j]
+        v = VT[j]
+        for i in range(N):
+            m[i], v[i], d = _adam_element(m[i], v[i], acc[i], b1, b2, bc1, bc2, eps, lr)
+            row[i] -= d
 
 
 @njit(**INNER)
@@ -183,7 +201,8 @@ def _dots_t(MT, XT, k, W):
 
 
 @njit(**INNER)
-def _forward(A, RT, B, DT, state, slots, U, work, work_o, rng, hyper, config, twins):
+def _forward(A, RT, B, DT, state, slots, U, work, work_o, work_t, rng, hyper, config,
+             twins):
     """Both twins of the k = len(slots) streams (eq. 1, 3); a slot < 0 is a zero state.
 
     With ``twins`` the noise is drawn stream by stream in the order of
@@ -211,8 +230,14 @@ def _forward(A, RT, B, DT, state, slots, U, work, work_o, rng, hyper, config, tw
             _copy(state[slot, 0], X[s])
             _copy(state[slot, 1 if twins else 0], Xn[s])
         _matvec(A, U[s], alpha[s])
-        _copy(alpha[s], alphan[s])
-    _products(RT, k, X, Xn, alpha, alphan)
+    XT, XnT, AT, AnT = work_t[T_XP], work_t[T_XNP], work_t[T_A], work_t[T_AN]
+    _transpose(X, k, XT, False)
+    _transpose(Xn, k, XnT, False)
+    _transpose(alpha, k, AT, False)
+    _transpose(alpha, k, AnT, False)
+    _products(RT, k, XT, XnT, AT, AnT)
+    _transpose(alpha, k, AT, True)
+    _transpose(alphan, k, AnT, True)
     for s in range(k):
         if twins:
             a, an, e = alpha[s], alphan[s], xi[s]
@@ -222,10 +247,15 @@ def _forward(A, RT, B, DT, state, slots, U, work, work_o, rng, hyper, config, tw
         _activate(alpha[s], xa[s], act)
         _activate(alphan[s], xna[s], act)
     if config[C_DECOR] != 0:
-        for s in range(k):
-            _fill(xs[s], 0.0)
-            _fill(xsn[s], 0.0)
-        _products(DT, k, xa, xna, xs, xsn)
+        XaT, XnaT, XsT, XsnT = work_t[T_XA], work_t[T_XNA], work_t[T_XS], work_t[T_XSN]
+        _transpose(xa, k, XaT, False)
+        _transpose(xna, k, XnaT, False)
+        for i in range(XsT.shape[0]):
+            _fill(XsT[i, 0:k], 0.0)
+            _fill(XsnT[i, 0:k], 0.0)
+        _products(DT, k, XaT, XnaT, XsT, XsnT)
+        _transpose(xs, k, XsT, True)
+        _transpose(xsn, k, XsnT, True)
     else:
         for s in range(k):
             _copy(xa[s], xs[s])
@@ -258,7 +288,8 @@ def _shared_learn(A, RT, B, DT, mom, state, slots, U, Y, out, work, work_o, work
     N, I = A.shape
     O = B.shape[0]
     r0, r1, r2, r3 = rng[0], rng[1], rng[2], rng[3]
-    _forward(A, RT, B, DT, state, slots, U, work, work_o, rng, hyper, config, learn)
+    _forward(A, RT, B, DT, state, slots, U, work, work_o, work_t, rng, hyper, config,
+             learn)
     X, alpha, alphan = work[S_X], work[S_ALPHA], work[S_ALPHAN]
     xs, xsn, xi = work[S_XS], work[S_XSN], work[S_XI]
     F, tmp = work[S_F], work[S_TMP]
@@ -330,8 +361,7 @@ def _shared_learn(A, RT, B, DT, mom, state, slots, U, Y, out, work, work_o, work
     mA, vA, mRT, vRT, mB, vB = mom
     _update_lowrank(A, F, U, k, lr_eff, opt, mA, vA, hyper, t)
     _update_lowrank(B, FB, xs, k, lr_eff, opt, mB, vB, hyper, t)
-    XPT = work_t[T_XP]
-    _transpose(X, k, XPT)
+    XPT = work_t[T_XP]  # the streams' previous clean states, from the forward pass
     if opt == SGD:
         _rank_k_rows(RT, F, XPT, k, rows[ROW_DB], False)
     else:
@@ -339,10 +369,9 @@ def _shared_learn(A, RT, B, DT, mom, state, slots, U, Y, out, work, work_o, work
     if decor:
         # D <- D - (eps / k) sum_s (xs_s xs_s^T - diag(xs_s^2)) D, with w_s = D^T xs_s
         e = hyper[H_LR_DEC] / k
-        XST, WT = work_t[T_XS], work_t[T_W]
+        XST, WT = work_t[T_XS], work_t[T_W]  # XST: the new clean states, from the forward
         DA = work[S_DA]
         dd = rows[ROW_DB]
-        _transpose(xs, k, XST)
         _dots_t(DT, XST, k, WT)
         for i in range(N):
             dd[i] = 1.0
@@ -359,10 +388,12 @@ def _shared_learn(A, RT, B, DT, mom, state, slots, U, Y, out, work, work_o, work
 
 
 @njit(cache=True)
-def _shared_predict(A, RT, B, DT, state, slots, U, out, work, work_o, rng, hyper, config):
+def _shared_predict(A, RT, B, DT, state, slots, U, out, work, work_o, work_t, rng, hyper,
+                    config):
     """The clean outputs if U[s] were stream slots[s]'s next input (slot < 0: a
     zero state); changes no weight and no state, draws nothing."""
-    _forward(A, RT, B, DT, state, slots, U, work, work_o, rng, hyper, config, False)
+    _forward(A, RT, B, DT, state, slots, U, work, work_o, work_t, rng, hyper, config,
+             False)
     y = work_o[S_Y]
     for s in range(slots.shape[0]):
         _copy(y[s], out[s])
