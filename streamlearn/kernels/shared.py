@@ -8,13 +8,13 @@ maps keys to slots and owns every buffer; the kernels only do arithmetic and
 allocate nothing.
 
 Products. The forward pass needs R xs_s for every stream s, a matrix-matrix
-product: ``_products`` keeps the streams' vectors as columns (layout (N, k),
-``work_t``) and walks R^T by rows, four at a time, updating all k streams
-from each entry of R, so R is read once per tick for all streams and the
-inner loop (over the streams) is vectorised. Each stream's sums still run in
-the order j = 0, 1, ..., N-1 in the four-row groups of ``network._r_rows``,
-so with one stream the numbers are those of ``OnlineRNN`` bit for bit. The
-decorrelation products D x_s use the same pass over D^T.
+product: ``_products`` takes four rows of R^T at a time and runs the
+single-stream axpy (``network._r_rows``) over them for every stream, so R is
+read once per tick for all k streams (the work per byte of R grows with k)
+while each stream's sums still run in the order j = 0, 1, ..., N-1 in the
+four-row groups of the single-stream path: with one stream the numbers are
+those of ``OnlineRNN`` bit for bit. The decorrelation products D x_s use the
+same pass over D^T.
 
 Updates. The rank-k update R <- R - (lr / k) sum_s g_s xs_{s,t-1}^T runs as
 axpy over rows of R^T (``_rank_k_rows``), subtracting the streams' terms in
@@ -49,7 +49,7 @@ from .layout import (
     SGD,
 )
 from .linalg import _absmax, _all_finite, _copy, _fill, _matvec, _matvec_twins
-from .network import _activate, _fill_noise
+from .network import _activate, _fill_noise, _r_rows
 from .optim import _adam_coefficients, _adam_element, _adam_step_bound, _update_lowrank
 from .rules import _scaled_direction, _sq_loss
 
@@ -60,76 +60,48 @@ S_NW = 12
 # rows of work_o (S_NWO, cap, O)
 S_Y, S_YN, S_NU, S_FB, S_DB = range(5)
 S_NWO = 5
-# rows of work_t (T_NW, N, cap), streams last: previous states (clean, noisy),
-# pre-activations, activations, new states (clean and noisy each), D^T xs
-T_XP, T_XNP, T_A, T_AN, T_XA, T_XNA, T_XS, T_XSN, T_W = range(9)
-T_NW = 9
+# rows of work_t (T_NW, N, cap), streams last: previous and new clean states, D^T xs
+T_XP, T_XS, T_W = range(3)
+T_NW = 3
 # rows of rows (N_ROWS, N) float64: an accumulator, decorrelation's diagonal factor,
 # and one slot for the guard's max |xs|
 ROW_ACC, ROW_DB, ROW_TINY = range(3)
 N_ROWS = 3
 
-# cache tiles: the products keep TILE_ELEMS / k rows of the k streams' sums
-# (times two twins, 128 KB in float64) in the L2 cache while R's rows pass by;
-# the rank-k updates take the streams' factors TILE_Q streams and TILE_I
-# columns at a time (64 KB); D^T xs takes the streams TILE_S at a time
-TILE_ELEMS = 8192
+# cache tiles: the rank-k updates take the streams' factors TILE_Q streams and
+# TILE_I columns at a time (64 KB in float64); D^T xs takes the streams TILE_S
+# at a time
 TILE_Q = 32
 TILE_I = 256
 TILE_S = 64
 
 
 @njit(**INNER)
-def _products(MT, k, XT, XnT, AT, AnT):
-    """AT[i, s] += sum_j MT[j, i] XT[j, s] and AnT[i, s] += sum_j MT[j, i] XnT[j, s]
-    for s < k: a matrix-matrix product, the streams as the inner (vectorised) index.
+def _products(MT, k, X, Xn, A, An):
+    """A[s] += MT^T X[s] and An[s] += MT^T Xn[s] for s < k: a matrix-matrix product.
 
-    Every sum runs in the order j = 0, 1, ..., N-1 in groups of four rows, as
-    ``network._r_rows`` sums it, so one stream gives the single-stream numbers.
-    The innermost loops start at 0: with an index that might be negative,
-    Numba's wrap-around test stays in the loop and LLVM does not vectorise it.
+    Four rows of MT at a time serve all k streams (``network._r_rows`` over
+    those rows, for each stream), so MT is read once per call whatever k is,
+    and each stream's sums run in the order j = 0, 1, ..., N-1 in the same
+    four-row groups as ``_r_rows`` over all rows: one stream gives the
+    single-stream numbers. The column range is the literal 0:M, so that LLVM
+    sees the loop start at 0 and vectorises it (with an index that might be
+    negative Numba's wrap-around test stays in the loop).
     """
     N, M = MT.shape
-    ti = max(8, TILE_ELEMS // max(k, 1))
-    for i0 in range(0, M, ti):
-        i1 = min(M, i0 + ti)
-        j = 0
-        while j + 4 <= N:
-            r0, r1, r2, r3 = MT[j], MT[j + 1], MT[j + 2], MT[j + 3]
-            x0, x1, x2, x3 = XT[j], XT[j + 1], XT[j + 2], XT[j + 3]
-            y0, y1, y2, y3 = XnT[j], XnT[j + 1], XnT[j + 2], XnT[j + 3]
-            for i in range(i0, i1):
-                c0, c1, c2, c3 = r0[i], r1[i], r2[i], r3[i]
-                a = AT[i]
-                b = AnT[i]
-                for s in range(k):
-                    a[s] = a[s] + c0 * x0[s] + c1 * x1[s] + c2 * x2[s] + c3 * x3[s]
-                    b[s] = b[s] + c0 * y0[s] + c1 * y1[s] + c2 * y2[s] + c3 * y3[s]
-            j += 4
-        while j < N:
-            r = MT[j]
-            x = XT[j]
-            y = XnT[j]
-            for i in range(i0, i1):
-                c = r[i]
-                a = AT[i]
-                b = AnT[i]
-                for s in range(k):
-                    a[s] += c * x[s]
-                    b[s] += c * y[s]
-            j += 1
+    for j0 in range(0, N, 4):
+        j1 = min(N, j0 + 4)
+        for s in range(k):
+            _r_rows(MT, j0, j1, 0, M, A[s], A[s], False, X[s], Xn[s], A[s], An[s])
 
 
 @njit(**INNER)
-def _transpose(X, k, XT, back):
-    """XT[j, s] = X[s, j] for s < k; with ``back`` the other way round."""
+def _transpose(X, k, XT):
+    """XT[j, s] = X[s, j] for s < k."""
     for s in range(k):
         row = X[s]
         for j in range(row.shape[0]):
-            if back:
-                row[j] = XT[j, s]
-            else:
-                XT[j, s] = row[j]
+            XT[j, s] = row[j]
 
 
 @njit(**INNER)
@@ -177,7 +149,7 @@ def _rank_k_adam(RT, F, PT, k, MT, VT, acc, lr, hyper, t):
     N = RT.shape[0]
     b1, b2, bc1, bc2 = _adam_coefficients(hyper, t)
     eps = hyper[H_EPS]
-    ti = max(16, TILE_ELEMS // max(k, 1))
+    ti = max(16, 8192 // max(k, 1))  # k x ti factors: 64 KB
     for i0 in range(0, N, ti):
         i1 = min(N, i0 + ti)
         a = acc[i0:i1]
@@ -257,14 +229,8 @@ def _forward(A, RT, B, DT, state, slots, U, work, work_o, work_t, rng, hyper, co
             _copy(state[slot, 0], X[s])
             _copy(state[slot, 1 if twins else 0], Xn[s])
         _matvec(A, U[s], alpha[s])
-    XT, XnT, AT, AnT = work_t[T_XP], work_t[T_XNP], work_t[T_A], work_t[T_AN]
-    _transpose(X, k, XT, False)
-    _transpose(Xn, k, XnT, False)
-    _transpose(alpha, k, AT, False)
-    _transpose(alpha, k, AnT, False)
-    _products(RT, k, XT, XnT, AT, AnT)
-    _transpose(alpha, k, AT, True)
-    _transpose(alphan, k, AnT, True)
+        _copy(alpha[s], alphan[s])
+    _products(RT, k, X, Xn, alpha, alphan)
     for s in range(k):
         if twins:
             a, an, e = alpha[s], alphan[s], xi[s]
@@ -274,15 +240,10 @@ def _forward(A, RT, B, DT, state, slots, U, work, work_o, work_t, rng, hyper, co
         _activate(alpha[s], xa[s], act)
         _activate(alphan[s], xna[s], act)
     if config[C_DECOR] != 0:
-        XaT, XnaT, XsT, XsnT = work_t[T_XA], work_t[T_XNA], work_t[T_XS], work_t[T_XSN]
-        _transpose(xa, k, XaT, False)
-        _transpose(xna, k, XnaT, False)
-        for i in range(XsT.shape[0]):
-            _fill(XsT[i, 0:k], 0.0)
-            _fill(XsnT[i, 0:k], 0.0)
-        _products(DT, k, XaT, XnaT, XsT, XsnT)
-        _transpose(xs, k, XsT, True)
-        _transpose(xsn, k, XsnT, True)
+        for s in range(k):
+            _fill(xs[s], 0.0)
+            _fill(xsn[s], 0.0)
+        _products(DT, k, xa, xna, xs, xsn)
     else:
         for s in range(k):
             _copy(xa[s], xs[s])
@@ -388,7 +349,8 @@ def _shared_learn(A, RT, B, DT, mom, state, slots, U, Y, out, work, work_o, work
     mA, vA, mRT, vRT, mB, vB = mom
     _update_lowrank(A, F, U, k, lr_eff, opt, mA, vA, hyper, t)
     _update_lowrank(B, FB, xs, k, lr_eff, opt, mB, vB, hyper, t)
-    XPT = work_t[T_XP]  # the streams' previous clean states, from the forward pass
+    XPT = work_t[T_XP]
+    _transpose(X, k, XPT)
     if opt == SGD:
         _rank_k_rows(RT, F, XPT, k, rows[ROW_DB], False)
     else:
@@ -396,9 +358,10 @@ def _shared_learn(A, RT, B, DT, mom, state, slots, U, Y, out, work, work_o, work
     if decor:
         # D <- D - (eps / k) sum_s (xs_s xs_s^T - diag(xs_s^2)) D, with w_s = D^T xs_s
         e = hyper[H_LR_DEC] / k
-        XST, WT = work_t[T_XS], work_t[T_W]  # XST: the new clean states, from the forward
+        XST, WT = work_t[T_XS], work_t[T_W]
         DA = work[S_DA]
         dd = rows[ROW_DB]
+        _transpose(xs, k, XST)
         _dots_t(DT, XST, k, WT)
         for i in range(N):
             dd[i] = 1.0
