@@ -68,14 +68,6 @@ T_NW = 3
 ROW_ACC, ROW_DB, ROW_TINY = range(3)
 N_ROWS = 3
 
-# cache tiles: the rank-k updates take the streams' factors TILE_Q streams and
-# TILE_I columns at a time (64 KB in float64); D^T xs takes the streams TILE_S
-# at a time
-TILE_Q = 32
-TILE_I = 256
-TILE_S = 64
-
-
 @njit(**INNER)
 def _products(MT, k, X, Xn, A, An):
     """A[s] += MT^T X[s] and An[s] += MT^T Xn[s] for s < k: a matrix-matrix product.
@@ -108,37 +100,31 @@ def _transpose(X, k, XT):
 def _rank_k_rows(MT, F, PT, k, db, scaled):
     """MT[j, i] <- MT[j, i] (* db[i] if ``scaled``) - F[0, i] PT[j, 0] - ... - F[k-1, i] PT[j, k-1].
 
-    The terms are subtracted in stream order, four streams a pass. With one
-    stream this is the single-stream update RT[j, i] - gl[i] P0[j]
+    The terms are subtracted in stream order, four streams a pass over the
+    row. With one stream this is the single-stream update RT[j, i] - gl[i] P0[j]
     (``_r_rows``, ``_r_flush``), and with ``scaled`` the decorrelation
-    update DT[j, i] db[i] - da[i] w_j (``decorrelation._d_rows``).
+    update DT[j, i] db[i] - da[i] w_j (``decorrelation._d_rows``). (Tiling
+    the streams or the columns was slower on the machine of docs/shared.md.)
     """
-    N, M = MT.shape
-    for q0 in range(0, max(k, 1), TILE_Q):
-        q1 = min(k, q0 + TILE_Q)
-        for i0 in range(0, M, TILE_I):
-            i1 = min(M, i0 + TILE_I)
-            for j in range(N):
-                row = MT[j, i0:i1]
-                p = PT[j]
-                if scaled and q0 == 0:
-                    d = db[i0:i1]
-                    for i in range(row.shape[0]):
-                        row[i] = row[i] * d[i]
-                q = q0
-                while q + 4 <= q1:
-                    p0, p1, p2, p3 = p[q], p[q + 1], p[q + 2], p[q + 3]
-                    f0, f1 = F[q, i0:i1], F[q + 1, i0:i1]
-                    f2, f3 = F[q + 2, i0:i1], F[q + 3, i0:i1]
-                    for i in range(row.shape[0]):
-                        row[i] = row[i] - f0[i] * p0 - f1[i] * p1 - f2[i] * p2 - f3[i] * p3
-                    q += 4
-                while q < q1:
-                    pq = p[q]
-                    f = F[q, i0:i1]
-                    for i in range(row.shape[0]):
-                        row[i] = row[i] - f[i] * pq
-                    q += 1
+    for j in range(MT.shape[0]):
+        row = MT[j]
+        p = PT[j]
+        if scaled:
+            for i in range(row.shape[0]):
+                row[i] = row[i] * db[i]
+        q = 0
+        while q + 4 <= k:
+            p0, p1, p2, p3 = p[q], p[q + 1], p[q + 2], p[q + 3]
+            f0, f1, f2, f3 = F[q], F[q + 1], F[q + 2], F[q + 3]
+            for i in range(row.shape[0]):
+                row[i] = row[i] - f0[i] * p0 - f1[i] * p1 - f2[i] * p2 - f3[i] * p3
+            q += 4
+        while q < k:
+            pq = p[q]
+            f = F[q]
+            for i in range(row.shape[0]):
+                row[i] = row[i] - f[i] * pq
+            q += 1
 
 
 @njit(**INNER)
@@ -146,57 +132,48 @@ def _rank_k_adam(RT, F, PT, k, MT, VT, acc, lr, hyper, t):
     """Adam on R^T with the step entry s_ij = sum_q F[q, i] PT[j, q] (summed from 0.0
     in stream order, in float64, as ``optim._pending_general``); MT, VT are R's
     moments in R^T's layout."""
-    N = RT.shape[0]
     b1, b2, bc1, bc2 = _adam_coefficients(hyper, t)
     eps = hyper[H_EPS]
-    ti = max(16, 8192 // max(k, 1))  # k x ti factors: 64 KB
-    for i0 in range(0, N, ti):
-        i1 = min(N, i0 + ti)
-        a = acc[i0:i1]
-        for j in range(N):
-            p = PT[j]
-            for i in range(a.shape[0]):
-                a[i] = 0.0
-            for q in range(k):
-                pq = p[q]
-                f = F[q, i0:i1]
-                for i in range(a.shape[0]):
-                    a[i] += f[i] * pq
-            row = RT[j, i0:i1]
-            m = MT[j, i0:i1]
-            v = VT[j, i0:i1]
-            for i in range(a.shape[0]):
-                m[i], v[i], d = _adam_element(m[i], v[i], a[i], b1, b2, bc1, bc2, eps, lr)
-                row[i] -= d
+    for j in range(RT.shape[0]):
+        row = RT[j]
+        p = PT[j]
+        for i in range(row.shape[0]):
+            acc[i] = 0.0
+        for q in range(k):
+            pq = p[q]
+            f = F[q]
+            for i in range(row.shape[0]):
+                acc[i] += f[i] * pq
+        m = MT[j]
+        v = VT[j]
+        for i in range(row.shape[0]):
+            m[i], v[i], d = _adam_element(m[i], v[i], acc[i], b1, b2, bc1, bc2, eps, lr)
+            row[i] -= d
 
 
 @njit(**INNER)
 def _dots_t(MT, XT, k, W):
     """W[j, s] = sum_i MT[j, i] XT[i, s] for s < k: each sum from 0.0 in order of i,
-    as ``linalg._rmatvec_t`` / ``_dots8``, with the streams as the inner index,
-    TILE_S streams at a time."""
+    as ``linalg._rmatvec_t`` / ``_dots8``, with the streams as the inner index."""
     N, M = MT.shape
-    for s0 in range(0, k, TILE_S):
-        s1 = min(k, s0 + TILE_S)
-        for j in range(N):
-            r = MT[j]
-            w = W[j, s0:s1]
-            for s in range(w.shape[0]):
-                w[s] = 0.0
-            i = 0
-            while i + 4 <= M:
-                c0, c1, c2, c3 = r[i], r[i + 1], r[i + 2], r[i + 3]
-                x0, x1 = XT[i, s0:s1], XT[i + 1, s0:s1]
-                x2, x3 = XT[i + 2, s0:s1], XT[i + 3, s0:s1]
-                for s in range(w.shape[0]):
-                    w[s] = w[s] + c0 * x0[s] + c1 * x1[s] + c2 * x2[s] + c3 * x3[s]
-                i += 4
-            while i < M:
-                c = r[i]
-                x = XT[i, s0:s1]
-                for s in range(w.shape[0]):
-                    w[s] = w[s] + c * x[s]
-                i += 1
+    for j in range(N):
+        r = MT[j]
+        w = W[j]
+        for s in range(k):
+            w[s] = 0.0
+        i = 0
+        while i + 4 <= M:
+            c0, c1, c2, c3 = r[i], r[i + 1], r[i + 2], r[i + 3]
+            x0, x1, x2, x3 = XT[i], XT[i + 1], XT[i + 2], XT[i + 3]
+            for s in range(k):
+                w[s] = w[s] + c0 * x0[s] + c1 * x1[s] + c2 * x2[s] + c3 * x3[s]
+            i += 4
+        while i < M:
+            c = r[i]
+            x = XT[i]
+            for s in range(k):
+                w[s] = w[s] + c * x[s]
+            i += 1
 
 
 @njit(**INNER)
