@@ -70,6 +70,21 @@ def test_one_stream_is_online_rnn_bit_for_bit(method, decorrelation, optimizer):
     assert shared.n_updates == single.n_updates == 500
 
 
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_one_stream_is_online_rnn_in_float32(optimizer):
+    U, Y = mackey_glass(300, seed=0)
+    kw = dict(method="anp", decorrelation=True, optimizer=optimizer, seed=3,
+              lr_decorrelation=1e-3, dtype=np.float32)
+    single = OnlineRNN(1, 30, 1, output_bound=float("inf"), **kw)
+    shared = SharedRNN(1, 30, 1, **kw)
+    expected = single.learn_many(U, Y)
+    got = np.concatenate([shared.learn_many([("s", 1)], U[t:t + 1], Y[t:t + 1])
+                          for t in range(len(U))])
+    assert got.dtype == np.float32 and np.array_equal(got, expected)
+    for name in "ARBD":
+        assert np.array_equal(getattr(shared, name), getattr(single, name)), name
+
+
 def test_one_stream_is_online_rnn_with_rademacher_noise_and_relu():
     U, Y = mackey_glass(200, seed=1)
     kw = dict(method="anp", decorrelation=True, noise="rademacher", activation="relu", seed=5)

@@ -55,18 +55,18 @@ from .rules import _scaled_direction, _sq_loss
 
 # rows of work (S_NW, cap, N): gathered previous states, pre-activations,
 # activations, new states, noise, the update factors, decorrelation factors
-S_X, S_XN, S_ALPHA, S_ALPHAN, S_XA, S_XNA, S_XS, S_XSN, S_XI, S_F, S_DA, S_TMP = range(12)
-S_NW = 12
+S_X, S_XN, S_ALPHA, S_ALPHAN, S_XA, S_XNA, S_XS, S_XSN, S_XI, S_F, S_DA, S_TMP, S_DD = range(13)
+S_NW = 13
 # rows of work_o (S_NWO, cap, O)
 S_Y, S_YN, S_NU, S_FB, S_DB = range(5)
 S_NWO = 5
 # rows of work_t (T_NW, N, cap), streams last: previous and new clean states, D^T xs
 T_XP, T_XS, T_W = range(3)
 T_NW = 3
-# rows of rows (N_ROWS, N) float64: an accumulator, decorrelation's diagonal factor,
-# and one slot for the guard's max |xs|
-ROW_ACC, ROW_DB, ROW_TINY = range(3)
-N_ROWS = 3
+# rows of rows (N_ROWS, N) float64: Adam's accumulator, and one slot for the guard's
+# max |xs|
+ROW_ACC, ROW_TINY = range(2)
+N_ROWS = 2
 
 @njit(**INNER)
 def _products(MT, k, X, Xn, A, An):
@@ -315,21 +315,24 @@ def _shared_learn(A, RT, B, DT, mom, state, slots, U, Y, out, work, work_o, work
         return 2
     counters[K_ADAM] = t
 
-    # the mean of the k estimates: the factors carry lr / k (SGD) or 1 / k (Adam)
-    fac = lr / k if opt == SGD else 1.0 / k
-    lr_eff = 1.0 if opt == SGD else lr
+    # the mean of the k estimates: the factors carry 1 / k; R's SGD factors lr / k,
+    # rounded to the model's dtype as the single-stream path rounds lr g
     for s in range(k):
         for i in range(N):
-            F[s, i] = fac * F[s, i]
+            F[s, i] = F[s, i] / k
         for o in range(O):
-            FB[s, o] = fac * FB[s, o]
+            FB[s, o] = FB[s, o] / k
     mA, vA, mRT, vRT, mB, vB = mom
-    _update_lowrank(A, F, U, k, lr_eff, opt, mA, vA, hyper, t)
-    _update_lowrank(B, FB, xs, k, lr_eff, opt, mB, vB, hyper, t)
+    _update_lowrank(A, F, U, k, lr, opt, mA, vA, hyper, t)
+    _update_lowrank(B, FB, xs, k, lr, opt, mB, vB, hyper, t)
     XPT = work_t[T_XP]
     _transpose(X, k, XPT)
     if opt == SGD:
-        _rank_k_rows(RT, F, XPT, k, rows[ROW_DB], False)
+        GL = work[S_TMP]
+        for s in range(k):
+            for i in range(N):
+                GL[s, i] = lr * F[s, i]
+        _rank_k_rows(RT, GL, XPT, k, GL[0], False)
     else:
         _rank_k_adam(RT, F, XPT, k, mRT, vRT, rows[ROW_ACC], lr, hyper, t)
     if decor:
@@ -337,7 +340,7 @@ def _shared_learn(A, RT, B, DT, mom, state, slots, U, Y, out, work, work_o, work
         e = hyper[H_LR_DEC] / k
         XST, WT = work_t[T_XS], work_t[T_W]
         DA = work[S_DA]
-        dd = rows[ROW_DB]
+        dd = work[S_DD, 0]  # in the model's dtype, as the single-stream path keeps it
         _transpose(xs, k, XST)
         _dots_t(DT, XST, k, WT)
         for i in range(N):
