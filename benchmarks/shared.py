@@ -10,8 +10,9 @@ Per-sample learning cost of ``SharedRNN.learn_many`` (one tick = K samples, one 
 stream) against ``OnlineRNN.learn_many`` over one stream (per sample), at the same
 width and settings (ANP, SGD, tanh, Gaussian noise, float64, one input and one
 output), measured side by side in one process: every repeat times each contender
-once, interleaved; medians of the per-repeat ratios, with min and max. Two more
-rows at 256 units and K = 64: DANP, and ANP with Rademacher noise.
+once, interleaved; medians of the per-repeat ratios, with min and max. More
+rows: DANP and ANP with Rademacher noise at 256 units and K = 64, and 2,048
+units (R no longer fits the caches) at K = 16 and 64.
 
 "Fixed work" is what every sample costs in either model and no batching can share:
 2N tanh (two twins) and N + O normal draws (Box-Muller), timed alone; "floor" is
@@ -143,12 +144,14 @@ def run(cfg):
 
     res = {"machine": dict(machine(), numba=numba.__version__), "load": os.getloadavg()[0],
            "repeats": cfg.repeats, "budget": cfg.budget, "quick": cfg.quick, "rows": []}
-    res["fixed_work"] = {str(N): _fixed_work(N, 1, cfg.repeats) for N in WIDTHS}
+    res["fixed_work"] = {str(N): _fixed_work(N, 1, cfg.repeats) for N in WIDTHS + (2048,)}
     for N in WIDTHS:
         for K in STREAMS:
             res["rows"].append(measure(N, K, "anp", False, "gaussian", cfg))
     res["rows"].append(measure(256, 64, "anp", True, "gaussian", cfg))
     res["rows"].append(measure(256, 64, "anp", False, "rademacher", cfg))
+    for K in (16, 64):  # R (32 MB) no longer fits the caches: the single stream reads memory
+        res["rows"].append(measure(2048, K, "anp", False, "gaussian", cfg))
     text = table(res)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
