@@ -11,9 +11,11 @@ from .checkpoint import CheckpointError
 from .fleet import Fleet, FleetDivergenceError
 from .metrics import decorrelation_loss
 from .online_rnn import DivergenceError, OnlineRNN
+from .shared import SharedRNN
 
-__all__ = ["OnlineRNN", "Fleet", "FleetDivergenceError", "RNNRegressor", "RNNForecaster", "CheckpointError", "DivergenceError",
-           "decorrelation_loss", "FleetRegressor"]
+__all__ = ["OnlineRNN", "Fleet", "FleetDivergenceError", "SharedRNN", "RNNRegressor",
+           "RNNForecaster", "FleetRegressor", "CheckpointError", "DivergenceError",
+           "decorrelation_loss"]
 
 # The River learners import River (about a second); load them on first use so
 # that `import streamlearn` for OnlineRNN alone stays fast. The imports are

@@ -300,3 +300,56 @@ class NaiveRNN:
             W["D"] = decorrelate(W["D"], xs_new, self.eps)
         self.xs, self.xsn = xs_new, xsn_new
         return y
+
+
+class NaiveShared:
+    """A plain NumPy shared model mirroring ``SharedRNN`` tick by tick.
+
+    One set of weights, a (clean, noisy) state per key; a tick draws every
+    present stream's noise in the order of its keys, forms each stream's
+    estimate with ``gradient_estimates``, and applies the mean of the
+    estimates (and the mean decorrelation update) once.
+    """
+
+    def __init__(self, model):
+        self.method, self.kind = model.method, model.activation
+        self.decor, self.lr, self.eps = model.decorrelation, model.lr, model.lr_decorrelation
+        self.sigma, self.noise = model.sigma, model.noise
+        self.W = {k: getattr(model, k).astype(np.float64).copy() for k in "ABRD"}
+        self.states = {k: (model.state(k).astype(np.float64), model.noisy_state(k).astype(np.float64))
+                       for k in model.keys}
+        self.rng = model._rng.copy()
+        self.adam = Adam(*model.adam_betas, model.adam_eps) if model.optimizer == "adam" else None
+
+    def tick(self, keys, U, Y):
+        W = self.W
+        N, I = W["A"].shape
+        O = W["B"].shape[0]
+        noises = [draw_noise(self.method, self.rng, N, I, O, self.sigma, noise=self.noise)
+                  for _ in keys]
+        zero = np.zeros(N)
+        grads, ys, new = [], [], []
+        for key, u, target, noise in zip(keys, U, Y, noises):
+            xs, xsn = self.states.get(key, (zero, zero))
+            g, y, xs_new, xsn_new = gradient_estimates(self.method, W, xs, xsn, u, target,
+                                                       self.kind, self.sigma, noise)
+            grads.append(g[:3])
+            ys.append(y)
+            new.append((xs_new, xsn_new))
+        mean = [np.mean([g[i] for g in grads], axis=0) for i in range(3)]
+        if self.adam is not None:
+            self.adam.tick()
+        for name, g in zip("ARB", mean):
+            if self.adam is None:
+                W[name] = W[name] - self.lr * g
+            else:
+                W[name] = self.adam.step(name, W[name], g, self.lr)
+        if self.decor:
+            C = np.mean([np.outer(xs, xs) - np.diag(xs**2) for xs, _ in new], axis=0)
+            W["D"] = W["D"] - self.eps * C @ W["D"]
+        for key, state in zip(keys, new):
+            self.states[key] = state
+        return np.array(ys)
+
+    def remove(self, key):
+        del self.states[key]

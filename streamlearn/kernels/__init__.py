@@ -46,4 +46,5 @@ Modules:
 - ``step``: the drivers ``_run_fast`` and ``_predict_fast`` that ``OnlineRNN`` calls.
 - ``forecast``, ``forecast_rls``: ``RNNForecaster``'s drivers (perturbation and
   least-squares read-outs).
+- ``shared``: ``SharedRNN``'s drivers (many streams, one rank-k update per tick).
 """
