@@ -47,4 +47,5 @@ Modules:
 - ``forecast``, ``forecast_rls``: ``RNNForecaster``'s drivers (perturbation and
   least-squares read-outs).
 - ``shared``: ``SharedRNN``'s drivers (many streams, one rank-k update per tick).
+- ``fleet``: ``Fleet``'s drivers (many independent members, each stepped by ``step._step_fast``).
 """
