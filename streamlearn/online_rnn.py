@@ -540,13 +540,16 @@ class OnlineRNN(Checkpointable):
         prequential prediction), shape (n_outputs,). Under
         ``on_invalid="skip"`` a sample holding an invalid value is ignored:
         the model does not change, ``n_skipped`` grows and None is returned.
+        None is also returned when ``on_divergence`` ("rollback", "reset")
+        drops the sample because its forward pass was not finite.
         """
         u = self._vector("u", u, self.n_inputs)
         y = self._vector("y", y, self.n_outputs)
         if u is None or y is None:
             self._skip()
             return None
-        return self._run(u.reshape(1, -1), y.reshape(1, -1), True, False)[0][0]
+        out = self._run(u.reshape(1, -1), y.reshape(1, -1), True, False)[0]
+        return out[0] if len(out) else None
 
     def learn_many(self, U, Y, return_states=False):
         """``learn_one`` over a (T, n_inputs) / (T, n_outputs) sequence in one call.
@@ -572,13 +575,15 @@ class OnlineRNN(Checkpointable):
         """Step the clean twin on ``u`` without learning; return its output.
 
         The noisy twin is re-synchronised to the clean state; no noise is drawn
-        and no weight (nor D) changes. Invalid ``u``: as in ``learn_one``.
+        and no weight (nor D) changes. Invalid ``u``, and a sample the
+        divergence policy drops: as in ``learn_one``.
         """
         u = self._vector("u", u, self.n_inputs)
         if u is None:
             self._skip()
             return None
-        return self._run(u.reshape(1, -1), None, False, False)[0][0]
+        out = self._run(u.reshape(1, -1), None, False, False)[0]
+        return out[0] if len(out) else None
 
     def advance_many(self, U, return_states=False):
         """``advance_one`` over a (T, n_inputs) sequence: evaluation that

@@ -76,6 +76,20 @@ def test_non_finite_forward_pass_is_refused():
     assert len(out) + model.n_rollbacks == 2000
 
 
+@pytest.mark.parametrize("policy", ["rollback", "reset"])
+def test_one_sample_dropped_by_the_policy_returns_none(policy):
+    """learn_one / advance_one of a sample whose forward pass overflows: None, as a
+    skipped sample, and the model stays finite (this was an IndexError)."""
+    model = OnlineRNN(1, 5, 1, activation="identity", seed=0, on_divergence=policy)
+    model._A[:] = 1e300
+    assert model.learn_one([1e308], [0.0]) is None
+    assert model.n_rollbacks + model.n_resets == 1
+    model._A[:] = 1e300
+    model.refresh_bounds()
+    assert model.advance_one([1e308]) is None
+    assert np.all(np.isfinite(model.state))
+
+
 def test_refused_learn_one_changes_nothing():
     model = OnlineRNN(2, 8, 1, method="bp", optimizer="adam", bptt_window=3, seed=0,
                       decorrelation=True)
