@@ -465,6 +465,31 @@ class Fleet(Checkpointable):
             raise FleetDivergenceError(errors)
         return out[:, 0] if one_tick else out.transpose(1, 0, 2)
 
+    def learn_one(self, key, u, y):
+        """One sample of one stream: ``learn_many([key], [u], [y])[0]``, the same
+        numbers, through the member's own ``OnlineRNN.learn_one`` (about half the
+        cost of a one-stream ``learn_many``). Returns the prediction, or None
+        when the sample was skipped as invalid or dropped by the divergence policy.
+        """
+        if key not in self._slot_of:
+            _check_key(key)
+            t = self._template
+            if t._vector("u", u, self.n_inputs) is None or t._vector("y", y, self.n_outputs) is None:
+                return None  # an invalid first sample does not make a member
+            self.add(key)
+        slot = self._slot_of[key]
+        member = self._members[slot]
+        try:
+            p = member.learn_one(u, y)
+        except DivergenceError as exc:
+            err = DivergenceError(f"stream {key!r}: {exc}", 0, exc.reason, exc.predictions)
+            err.key = key
+            raise FleetDivergenceError({key: err}) from None
+        if p is not None:
+            e = p - np.asarray(y, dtype=self.dtype).reshape(-1)
+            self._stats[slot] += (1.0, np.abs(e).mean(), (e * e).mean())
+        return p
+
     def _chunks(self, n, T):
         """Threads for a call of n members and T ticks: one unless the work pays for
         waking the others (about PARALLEL_WORK weight updates)."""

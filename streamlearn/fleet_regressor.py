@@ -191,7 +191,7 @@ class FleetRegressor(Checkpointable, base.Regressor):
         z = scaler.learn(target)
         u = features.encode(values, dtype, learn=True)
         try:
-            self._fleet.learn_many([stream], u[None], np.array([[z]], dtype))
+            self._fleet.learn_one(stream, u, np.array([z], dtype))
         except FleetDivergenceError:  # refused: nothing of the sample is learned
             (scaler.n, scaler.mean, scaler.m2), stats = before
             features.restore(stats)

@@ -66,6 +66,24 @@ def test_members_equal_standalone_models(settings):
 
 
 @pytest.mark.slow  # compiling the parallel loop takes 30-60 s from an empty cache
+def test_learn_one_equals_one_tick_of_learn_many():
+    U, Y = _streams(60)
+    a = Fleet(1, 10, 1, seed=12, method="anp", decorrelation=True)
+    b = Fleet(1, 10, 1, seed=12, method="anp", decorrelation=True)
+    for t in range(60):
+        pa = a.learn_many(KEYS, U[t], Y[t])
+        for j, key in enumerate(KEYS):
+            assert np.array_equal(b.learn_one(key, U[t, j], Y[t, j]), pa[j])
+    for key in KEYS:
+        _same_model(a[key], b[key])
+        assert a.metrics()[key]["n"] == b.metrics()[key]["n"] == 60
+        assert a.metrics()[key]["mae"] == pytest.approx(b.metrics()[key]["mae"], rel=1e-12)
+    skip = Fleet(1, 10, 1, seed=12, on_invalid="skip")
+    assert skip.learn_one("x", [np.nan], [1.0]) is None and "x" not in skip
+    with pytest.raises(ValueError, match="finite"):
+        b.learn_one("a", [np.nan], [1.0])
+
+
 def test_threads_do_not_change_the_numbers(monkeypatch):
     import streamlearn.fleet
 
