@@ -14,13 +14,13 @@ from .online_rnn import DivergenceError, OnlineRNN
 from .shared import SharedRNN
 
 __all__ = ["OnlineRNN", "Fleet", "FleetDivergenceError", "SharedRNN", "RNNRegressor",
-           "RNNForecaster", "FleetRegressor", "CheckpointError", "DivergenceError",
+           "RNNForecaster", "FleetRegressor", "ForecasterRouter", "CheckpointError", "DivergenceError",
            "decorrelation_loss"]
 
 # The River learners import River (about a second); load them on first use so
 # that `import streamlearn` for OnlineRNN alone stays fast. The imports are
 # spelled out, so that tests/test_imports.py sees them.
-_LAZY = ("RNNRegressor", "RNNForecaster", "FleetRegressor")
+_LAZY = ("RNNRegressor", "RNNForecaster", "FleetRegressor", "ForecasterRouter")
 
 
 def __getattr__(name):
@@ -30,6 +30,8 @@ def __getattr__(name):
         from .forecaster import RNNForecaster as value
     elif name == "FleetRegressor":
         from .fleet_regressor import FleetRegressor as value
+    elif name == "ForecasterRouter":
+        from .forecaster_router import ForecasterRouter as value
     else:
         raise AttributeError(f"module 'streamlearn' has no attribute {name!r}")
     globals()[name] = value
