@@ -1,13 +1,14 @@
 """Fleet: many independent OnlineRNN models, stepped together in one jitted call."""
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
 
 from ._random import fresh_seed
 from .checkpoint import Checkpointable
-from .kernels.fleet import _fleet_predict, _fleet_run, _fleet_run_threads
+from .kernels.fleet import _fleet_predict, _fleet_run
 from .online_rnn import DivergenceError, OnlineRNN
 
 __all__ = ["Fleet", "FleetDivergenceError"]
@@ -212,8 +213,7 @@ class Fleet(Checkpointable):
         self._wp = None
         if m.method == "wp":
             flats = np.zeros((c, m._wp_noise.size), m.dtype)
-            views = [m._wp_views(flats[i]) for i in range(c)]
-            self._wp = tuple(tuple(v[i] for v in views) for i in range(6))
+            self._wp = tuple(m._wp_views(flats[i]) for i in range(c))
         self._history_dummy = np.zeros((1, m.n_inputs + 2 * m.n_hidden), m.dtype)
         for slot, member in enumerate(self._members):
             if member is not None:
@@ -243,7 +243,7 @@ class Fleet(Checkpointable):
         for k, s in zip(_SCRATCH, self._scratch):
             setattr(m, "_" + k, s[0])
         m._no_states = np.zeros((0, self.n_hidden), self.dtype)
-        wp = None if self._wp is None else tuple(v[0] for v in self._wp)
+        wp = None if self._wp is None else self._wp[0]
         m._wp_noise = wp[0] if wp is not None else np.zeros(0, self.dtype)
         if self._rls_scratch is not None:
             m._P_spare, m._rls_work = self._rls_scratch[0][0], self._rls_scratch[1][0]
@@ -449,10 +449,16 @@ class Fleet(Checkpointable):
         result = np.empty((n, 2), np.int64)
         call = (slots, Uj, Yj, pj, out, result, self._stats)
         chunks = self._chunks(n, T)
+        members, scratch = self._bundles()
         if chunks == 1:
-            _fleet_run(*self._bundles(), call, True)
+            _fleet_run(members, scratch, call, True, 0, 1)
         else:
-            _fleet_run_threads(*self._bundles(), call, True, chunks)
+            pool = self._pool()
+            done = [pool.submit(_fleet_run, members, scratch, call, True, c, chunks)
+                    for c in range(1, chunks)]
+            _fleet_run(members, scratch, call, True, 0, chunks)
+            for f in done:
+                f.result()
         errors = {}
         if result[:, 1].any():
             for j in np.flatnonzero(result[:, 1]):
@@ -489,6 +495,15 @@ class Fleet(Checkpointable):
             e = p - np.asarray(y, dtype=self.dtype).reshape(-1)
             self._stats[slot] += (1.0, np.abs(e).mean(), (e * e).mean())
         return p
+
+    def _pool(self):
+        """Worker threads for chunks 1.. (chunk 0 runs on the calling thread)."""
+        pool = self.__dict__.get("_threads_pool")
+        if pool is None:
+            pool = ThreadPoolExecutor(max_workers=self.threads - 1,
+                                      thread_name_prefix="streamlearn-fleet")
+            self._threads_pool = pool
+        return pool
 
     def _chunks(self, n, T):
         """Threads for a call of n members and T ticks: one unless the work pays for

@@ -6,13 +6,16 @@ weights are ``A[k]``, ``RT[k]``, ... with exactly the shapes and layouts an
 stand-alone model and computes its numbers bit for bit (tests/test_fleet.py).
 
 Members are split over ``nchunks`` chunks (chunk c takes the members c,
-c + nchunks, ...), run in parallel with ``prange``; each chunk owns one set of
+c + nchunks, ...), which ``Fleet`` runs in parallel from Python threads (the
+kernel releases the GIL; a ``prange`` loop compiled 30-60 s longer and cannot
+take nested tuples); each chunk owns one set of
 scratch buffers, which a member leaves empty when it is done (``_flush_fast``
 applies every pending update before the chunk moves to the next member).
 Members share nothing else, so one member's refused step never touches
 another.
 
-The entry ``_fleet_run`` takes three bundles (tuples) and two flags:
+The entry ``_fleet_run`` takes three bundles (tuples), the learning flag and
+the chunk:
 
 - ``members`` (net, mom, mom_out, model, config, history, P), stacked, the
   first axis the member's slot: ``net`` (A, RT, B, DT, C, cb); ``mom`` (mA,
@@ -22,13 +25,13 @@ The entry ``_fleet_run`` takes three bundles (tuples) and two flags:
   correlation matrices or None.
 - ``scratch`` (work, rls_scratch, wp), the first axis the chunk: ``work``
   (work_n, work_o, work_k, pend_g, pend_p, pend_u, pend_k); ``rls_scratch``
-  (P_spare, rls_work) or None; ``wp`` None, or WP's noise views as six tuples
-  over the chunks (flat, xiA, xiR, xiB, xiC, xic).
+  (P_spare, rls_work) or None; ``wp`` None, or one tuple of WP's noise views
+  (flat, xiA, xiR, xiB, xiC, xic) per chunk.
 - ``call`` (slots, U, Y, present, out, result, stats): the members stepped and
   their samples (``_fleet_run``).
 """
 
-from numba import njit, prange, types
+from numba import njit, types
 from numba.extending import overload
 
 from .._jit import INNER
@@ -46,19 +49,8 @@ def _member_history(history, k):
     """BP's window of member k."""
 
 
-def _chunk_wp(wf, wA, wR, wB, wC, wc, c):
+def _chunk_wp(wp, c):
     """WP's noise views (flat, xiA, xiR, xiB, xiC, xic) of chunk c."""
-
-
-def _wp_parts(wp):
-    """WP's six tuples over the chunks, or six Nones."""
-
-
-@overload(_wp_parts, jit_options=INNER)
-def _wp_parts_typed(wp):
-    if isinstance(wp, types.NoneType):
-        return lambda wp: (None, None, None, None, None, None)
-    return lambda wp: wp
 
 
 @overload(_member_rls, jit_options=INNER)
@@ -76,10 +68,10 @@ def _member_history_typed(history, k):
 
 
 @overload(_chunk_wp, jit_options=INNER)
-def _chunk_wp_typed(wf, wA, wR, wB, wC, wc, c):
-    if isinstance(wf, types.NoneType):
-        return lambda wf, wA, wR, wB, wC, wc, c: None
-    return lambda wf, wA, wR, wB, wC, wc, c: (wf[c], wA[c], wR[c], wB[c], wC[c], wc[c])
+def _chunk_wp_typed(wp, c):
+    if isinstance(wp, types.NoneType):
+        return lambda wp, c: None
+    return lambda wp, c: wp[c]
 
 
 @njit(**INNER)
@@ -112,62 +104,28 @@ def _run_member(net, mom, mom_out, model, config, history, P, scratch, rls_scrat
     return stop, status
 
 
-@njit(cache=True)
-def _fleet_run(members, scratch, call, learn):
-    """Step the members ``slots[j]`` over ``U[j]`` / ``Y[j]`` (shape (n, T, .)).
+@njit(cache=True, nogil=True)
+def _fleet_run(members, scratch, call, learn, c, nchunks):
+    """Step chunk c of the members ``slots[j]`` (j = c, c + nchunks, ...) over
+    ``U[j]`` / ``Y[j]`` (shape (n, T, .)), on chunk c's scratch.
 
     ``members`` is (net, mom, mom_out, model, config, history, P), ``scratch``
-    (scratch, rls_scratch, wp) and ``call`` (slots, U, Y, present, out,
-    result, stats); see the module docstring. ``present`` (n, T) marks the
-    ticks each member has a sample for. ``out[j, t]`` receives the
-    prequential prediction; ``result[j]`` is (the first refused tick or -1,
-    its status as in ``_step_fast``); ``stats[k]`` accumulates member k's
-    committed ticks (``_fleet_chunk``). A member stops at its first refused
-    tick with nothing of that tick committed. One thread;
-    ``_fleet_run_threads`` splits the members into ``nchunks`` parallel chunks.
+    (work, rls_scratch, wp) and ``call`` (slots, U, Y, present, out, result,
+    stats); see the module docstring. ``present`` (n, T) marks the ticks each
+    member has a sample for. ``out[j, t]`` receives the prequential
+    prediction; ``result[j]`` is (the first refused tick or -1, its status as
+    in ``_step_fast``); each committed tick adds to member k's row of
+    ``stats``: 1, the mean |error| and the mean squared error over the
+    outputs. A member stops at its first refused tick with nothing of that
+    tick committed. The GIL is released, so chunks run in parallel from
+    Python threads (``Fleet``); chunks share nothing but read-only settings.
     """
     net, mom, mom_out, model, config, history, P = members
     work, rls_scratch, wp = scratch
     slots, U, Y, present, out, result, stats = call
-    wf, wA, wR, wB, wC, wc = _wp_parts(wp)
-    _fleet_chunk(net, mom, mom_out, model, config, history, P, work, rls_scratch,
-                 wf, wA, wR, wB, wC, wc, slots, U, Y, present, out, result, stats, learn,
-                 0, 1)
-
-
-@njit(cache=True)
-def _fleet_run_threads(members, scratch, call, learn, nchunks):
-    """``_fleet_run`` with the chunks in parallel (a separate entry, so that a
-    fleet that never goes parallel never compiles the parallel loop)."""
-    net, mom, mom_out, model, config, history, P = members
-    work, rls_scratch, wp = scratch
-    slots, U, Y, present, out, result, stats = call
-    # a parallel loop cannot capture nested tuples: WP's views go in as six arguments
-    wf, wA, wR, wB, wC, wc = _wp_parts(wp)
-    _fleet_par(net, mom, mom_out, model, config, history, P, work, rls_scratch,
-               wf, wA, wR, wB, wC, wc, slots, U, Y, present, out, result, stats, learn,
-               nchunks)
-
-
-@njit(cache=True, parallel=True)
-def _fleet_par(net, mom, mom_out, model, config, history, P, scratch, rls_scratch,
-               wf, wA, wR, wB, wC, wc, slots, U, Y, present, out, result, stats, learn, nchunks):
-    for c in prange(nchunks):
-        _fleet_chunk(net, mom, mom_out, model, config, history, P, scratch, rls_scratch,
-                     wf, wA, wR, wB, wC, wc, slots, U, Y, present, out, result, stats, learn, c,
-                     nchunks)
-
-
-@njit(**INNER)
-def _fleet_chunk(net, mom, mom_out, model, config, history, P, scratch, rls_scratch,
-                 wf, wA, wR, wB, wC, wc, slots, U, Y, present, out, result, stats, learn, c,
-                 nchunks):
-    """Chunk c's members: j = c, c + nchunks, ...; each committed tick adds to its
-    member's row of ``stats``: 1, the mean |error| and the mean squared error over
-    the outputs."""
-    wp_c = _chunk_wp(wf, wA, wR, wB, wC, wc, c)
+    wp_c = _chunk_wp(wp, c)
     for j in range(c, slots.shape[0], nchunks):
-        stop, status = _run_member(net, mom, mom_out, model, config, history, P, scratch,
+        stop, status = _run_member(net, mom, mom_out, model, config, history, P, work,
                                    rls_scratch, wp_c, slots[j], c, U[j], Y[j], present[j],
                                    out[j], learn)
         result[j, 0] = stop
