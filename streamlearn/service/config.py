@@ -9,6 +9,7 @@ docs/service.md for the meaning of each key.
 from __future__ import annotations
 
 import copy
+import re
 import os
 from urllib.parse import urlparse
 
@@ -124,6 +125,7 @@ def _check_model(model, source):
     try:
         RNNForecaster(**model)
     except TypeError as exc:
-        raise ValueError(f"{source}: model: {exc}".replace("__init__() ", "")) from None
+        text = re.sub(r"^\S*__init__\(\) ", "", str(exc))
+        raise ValueError(f"{source}: model: {text}") from None
     except ValueError as exc:
         raise ValueError(f"{source}: model: {exc}") from None

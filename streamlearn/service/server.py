@@ -45,6 +45,7 @@ class Service:
         self.bad = collections.Counter()
         self.n_received = 0
         self.n_published = 0
+        self.n_ignored = 0
         self.n_connects = 0
         self.client = None
         self.horizon = int(cfg["model"].get("max_horizon", 12))
@@ -110,6 +111,9 @@ class Service:
         prefix = self.cfg["broker"]["sensor_prefix"]
         readings = []
         for _gen, _mid, _qos, topic, payload in items:
+            if not self._subscribed(topic):  # amqtt may hand back our own retained status
+                self.n_ignored += 1
+                continue
             self.n_received += 1
             sensor = None
             try:
@@ -129,6 +133,11 @@ class Service:
                     client.ack(mid, qos)
         return results
 
+    def _subscribed(self, topic):
+        from paho.mqtt.client import topic_matches_sub
+
+        return any(topic_matches_sub(f, topic) for f in self.cfg["broker"]["topics"])
+
     def publish(self, results):
         client = self.client
         if client is None:
@@ -146,7 +155,8 @@ class Service:
         st = self.router.stats()
         st.update(received=self.n_received, bad=sum(self.bad.values()),
                   bad_by_reason=dict(self.bad), published=self.n_published,
-                  logged=self.router.n_logged, connects=self.n_connects)
+                  logged=self.router.n_logged, connects=self.n_connects,
+                  ignored=self.n_ignored)
         return st
 
     def _write_stats(self):
