@@ -294,3 +294,17 @@ def test_sigkill_mid_stream_then_exact_resume(tmp_path, broker, children, warm):
     finally:
         watcher.close()
     assert_models_equal(load_shards(cfg), reference(cfg, readings))
+
+
+def test_live_fleet_example_runs(tmp_path, warm):
+    """examples/live_fleet.py: broker, fleet, service, table, figure (its --kill-at is
+    run by tests/test_service_slow.py)."""
+    out = tmp_path / "fleet.png"
+    proc = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "examples", "live_fleet.py"), "--seconds", "5",
+         "--rate", "20", "--sensors", "4", "--out", str(out)],
+        capture_output=True, text=True, timeout=240, env={**os.environ, "PYTHONPATH": ROOT})
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "site0/temp" in proc.stdout
+    assert "service stopped with exit code 0" in proc.stdout
+    assert out.stat().st_size > 10_000

@@ -93,7 +93,7 @@ def test_dask_worker_killed_mid_stream_bit_identical(tmp_path, warm):
     readings = stream(8, 150)
     with dask.config.set({"distributed.comm.timeouts.connect": "3s"}), \
             LocalCluster(host="127.0.0.1", n_workers=2, threads_per_worker=1, processes=True,
-                         dashboard_address=None) as cluster, Client(cluster) as client:
+                         dashboard_address="127.0.0.1:0") as cluster, Client(cluster) as client:
         backend = DaskShards(cfg, client=client, timeout=60)
         router = Router(cfg, backend)
         router.start()
@@ -142,3 +142,18 @@ def test_broker_restart_the_service_reconnects(tmp_path, children, warm):
     log = (tmp_path / "service.log").read_text()
     assert "lost the broker" in log and log.count("connected to") >= 2
     assert_models_equal(load_shards(cfg), reference(cfg, readings))
+
+
+def test_live_fleet_example_with_a_sigkill(tmp_path, warm):
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = tmp_path / "fleet.png"
+    proc = subprocess.run(
+        [sys.executable, os.path.join(root, "examples", "live_fleet.py"), "--seconds", "8",
+         "--rate", "20", "--sensors", "4", "--kill-at", "3", "--out", str(out)],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": root})
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "service SIGKILLed" in proc.stdout and "service stopped with exit code 0" in proc.stdout
+    assert out.stat().st_size > 10_000

@@ -71,6 +71,10 @@ class DaskShards:
         self._cluster = None
         self._own_client = client is None
         import dask
+        import distributed  # noqa: F401 (loads distributed's configuration)
+
+        if logging.getLogger("distributed").getEffectiveLevel() < logging.WARNING:
+            logging.getLogger("distributed").setLevel(logging.WARNING)  # its INFO is chatty
 
         # a call to a dead worker's actor fails after this (Dask's default is 30 s)
         if dask.config.get("distributed.comm.timeouts.connect") in ("30s", 30):
@@ -84,7 +88,7 @@ class DaskShards:
             else:
                 self._cluster = LocalCluster(host="127.0.0.1", n_workers=d["n_workers"],
                                              threads_per_worker=1, processes=True,
-                                             dashboard_address=None)
+                                             dashboard_address="127.0.0.1:0")
                 client = Client(self._cluster)
         self.client = client
         self.actors = {}
