@@ -279,6 +279,10 @@ def service_rate(readings, port, broker_pid, folder, n_workers=None):
     finally:
         stop_process(proc)
         watcher.close()
+    with open(os.path.join(folder, "state", "stats.json")) as f:
+        stats = json.load(f)
+    result["service_main_thread"] = stats["timing"]  # includes the warm-up's 200 readings
+    result["received"] = stats["received"]
     return result
 
 

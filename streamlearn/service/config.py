@@ -32,7 +32,7 @@ DEFAULTS = {
     },
     "model": {"max_horizon": 6, "n_hidden": 32, "seed": 0},
     "checkpoint": {"dir": "service-state", "period": 30.0, "fsync_log": True},
-    "service": {"batch": 500, "stats_period": 10.0},
+    "service": {"batch": 500, "linger": 0.02, "stats_period": 10.0},
     "dask": {"enabled": False, "scheduler": None, "n_workers": 2, "n_shards": 8},
 }
 
@@ -44,6 +44,7 @@ _TYPES = {
     ("broker", "reconnect_max"): float,
     ("checkpoint", "dir"): str, ("checkpoint", "period"): float, ("checkpoint", "fsync_log"): bool,
     ("service", "batch"): int, ("service", "stats_period"): float,
+    ("service", "linger"): float,
     ("dask", "enabled"): bool, ("dask", "scheduler"): (str, type(None)),
     ("dask", "n_workers"): int, ("dask", "n_shards"): int,
 }
@@ -106,6 +107,8 @@ def check_config(raw, source="config"):
                          "(a persistent session needs both)")
     if not 0 < b["reconnect_min"] <= b["reconnect_max"]:
         raise ValueError(f"{source}: need 0 < broker.reconnect_min <= broker.reconnect_max")
+    if not 0 <= s["linger"] <= 10:
+        raise ValueError(f"{source}: service.linger must be between 0 and 10 seconds")
     for key, where in (("period", c), ("stats_period", s)):
         if not where[key] > 0:
             raise ValueError(f"{source}: {key} must be a positive number of seconds")

@@ -24,6 +24,7 @@ The YAML file (every key optional; defaults shown; docs/service.md):
     fsync_log: true                 # fsync the log once per batch before acknowledging it
   service:
     batch: 500                      # most readings handled (logged, learned, acknowledged) at once
+    linger: 0.02                    # seconds a batch waits for more readings after its first
     stats_period: 10.0              # seconds between the stats lines on stderr
   dask:
     enabled: false                  # shards on Dask workers instead of in this process

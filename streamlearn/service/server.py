@@ -46,6 +46,9 @@ class Service:
         self.n_received = 0
         self.n_published = 0
         self.n_ignored = 0
+        #: where the main thread's time goes (stats.json): batches, and seconds in each part
+        self.timing = {"batches": 0, "parse_s": 0.0, "log_and_learn_s": 0.0,
+                       "publish_and_ack_s": 0.0, "checkpoint_s": 0.0}
         self.n_connects = 0
         self.client = None
         self.horizon = int(cfg["model"].get("max_horizon", 12))
@@ -99,16 +102,26 @@ class Service:
             items = [self.queue.get(timeout=timeout)]
         except queue.Empty:
             return []
+        # gather what arrives within `linger` seconds of the first reading: fewer,
+        # larger batches (one fsync per shard, one Dask call per shard) under load
+        until = time.monotonic() + self.cfg["service"]["linger"]
         while len(items) < limit:
             try:
                 items.append(self.queue.get_nowait())
             except queue.Empty:
-                break
+                left = until - time.monotonic()
+                if left <= 0:
+                    break
+                try:
+                    items.append(self.queue.get(timeout=left))
+                except queue.Empty:
+                    break
         return items
 
     def handle(self, items):
         """Parse, log, learn, publish, acknowledge one batch of (gen, mid, qos, topic, payload)."""
         prefix = self.cfg["broker"]["sensor_prefix"]
+        t0 = time.perf_counter()
         readings = []
         for _gen, _mid, _qos, topic, payload in items:
             if not self._subscribed(topic):  # amqtt may hand back our own retained status
@@ -124,13 +137,21 @@ class Service:
                 logger.warning("bad payload from sensor %s: %s", sensor or topic, exc)
                 continue
             readings.append((sensor, value, features, seq))
+        t1 = time.perf_counter()
         results = self.router.process(readings)
+        t2 = time.perf_counter()
         self.publish(results)
         client = self.client
         if client is not None:
             for gen, mid, qos, _topic, _payload in items:
                 if qos and gen == self.generation:
                     client.ack(mid, qos)
+        t3 = time.perf_counter()
+        tm = self.timing
+        tm["batches"] += 1
+        tm["parse_s"] += t1 - t0
+        tm["log_and_learn_s"] += t2 - t1
+        tm["publish_and_ack_s"] += t3 - t2
         return results
 
     def _subscribed(self, topic):
@@ -156,7 +177,7 @@ class Service:
         st.update(received=self.n_received, bad=sum(self.bad.values()),
                   bad_by_reason=dict(self.bad), published=self.n_published,
                   logged=self.router.n_logged, connects=self.n_connects,
-                  ignored=self.n_ignored)
+                  ignored=self.n_ignored, timing=dict(self.timing))
         return st
 
     def _write_stats(self):
@@ -169,6 +190,7 @@ class Service:
     def checkpoint(self):
         t = time.perf_counter()
         n = self.router.checkpoint()
+        self.timing["checkpoint_s"] += time.perf_counter() - t
         self._write_stats()
         if n:
             logger.info("checkpoint: %d shard(s) in %.3f s", n, time.perf_counter() - t)
