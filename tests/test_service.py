@@ -308,3 +308,22 @@ def test_live_fleet_example_runs(tmp_path, warm):
     assert "site0/temp" in proc.stdout
     assert "service stopped with exit code 0" in proc.stdout
     assert out.stat().st_size > 10_000
+
+
+def test_live_fleet_replays_wth_columns(tmp_path):
+    """The example's WTH.csv fleet: one sensor per column, values as floats, rows in turn."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "live_fleet", os.path.join(ROOT, "examples", "live_fleet.py"))
+    fleet = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fleet)
+    path = tmp_path / "WTH.csv"
+    path.write_text("date,Visibility,DryBulbFarenheit,RelativeHumidity,WindSpeed\n"
+                    "2010-01-01 00:00:00,10.0,33.0,80,5\n2010-01-01 01:00:00,9.0,32.0,82,\n")
+    tick, n = fleet.wth_fleet(str(path))
+    assert n == 4
+    assert tick(0) == [("wth/DryBulbFarenheit", 33.0), ("wth/RelativeHumidity", 80.0),
+                       ("wth/WindSpeed", 5.0), ("wth/Visibility", 10.0)]
+    assert ("wth/WindSpeed", 5.0) not in tick(1)  # an empty cell is no reading
+    assert tick(2) == tick(0)  # the file is replayed in a loop

@@ -157,3 +157,37 @@ def test_live_fleet_example_with_a_sigkill(tmp_path, warm):
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "service SIGKILLed" in proc.stdout and "service stopped with exit code 0" in proc.stdout
     assert out.stat().st_size > 10_000
+
+
+def test_serve_on_dask_worker_killed_end_to_end(tmp_path, children, warm):
+    """`streamlearn serve` with dask.enabled (a LocalCluster of 2 worker processes on
+    127.0.0.1) over the broker; one worker process is SIGKILLed mid-stream. The nanny
+    starts a new one, the lost shards are restored and replayed, and the final models
+    are bit-identical to an uninterrupted run."""
+    import psutil
+
+    port = free_port()
+    broker = start_broker(port)
+    children.append(broker)
+    path, cfg = write_config(str(tmp_path), port, checkpoint={"period": 1.0},
+                             dask={"enabled": True, "n_workers": 2, "n_shards": 4})
+    readings = stream(6, 120)
+    watcher = Watcher(port)
+    try:
+        proc = start_service(path, log=open(tmp_path / "service.log", "w"))
+        children.append(proc)
+        watcher.wait_online(timeout=180)
+        watcher.publish(readings[:300], rate=500)
+        watcher.wait_learned(readings[:250], 120)
+        workers = [p for p in psutil.Process(proc.pid).children(recursive=True)
+                   if "spawn_main" in " ".join(p.cmdline())]
+        assert len(workers) == 2, [p.cmdline() for p in workers]
+        workers[0].kill()
+        watcher.publish(readings[300:], rate=500)
+        watcher.wait_learned(readings, 180)
+        assert stop_process(proc, signal.SIGTERM, timeout=60) == 0
+    finally:
+        watcher.close()
+    log = (tmp_path / "service.log").read_text()
+    assert "restoring it from its checkpoint" in log
+    assert_models_equal(load_shards(cfg), reference(cfg, readings))
