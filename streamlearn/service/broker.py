@@ -54,6 +54,12 @@ def patch_amqtt():
     from amqtt.mqtt.constants import QOS_1
     from amqtt.mqtt.protocol import handler as H
 
+    needed = ("_handle_qos1_message_flow", "_retry_deliveries", "_send_packet",
+              "_puback_waiters")
+    missing = [n for n in needed[:3] if not hasattr(H.ProtocolHandler, n)]
+    if missing:  # amqtt changed: say so rather than run without the fix
+        raise RuntimeError(f"this amqtt has no ProtocolHandler.{missing[0]}: the QoS 1 "
+                           "redelivery fix cannot be applied (setup.cfg pins amqtt<0.13)")
     original = H.ProtocolHandler._handle_qos1_message_flow
 
     async def qos1_flow(self, app_message):
