@@ -1,5 +1,6 @@
 """The ``streamlearn`` command (also ``python -m streamlearn``)."""
 
+import argparse
 import sys
 
 from ._version import __version__
@@ -11,6 +12,19 @@ from .experiments.cli import add_subcommands
 def _cmd_demo(args):
     run_demo(args.steps, args.hidden, args.method, args.seed)
     return 0
+
+
+def _cmd_serve(args):
+    import logging
+
+    from .service.config import load_config
+    from .service.server import serve
+
+    cfg = load_config(args.config)  # a bad file: one line, exit code 2
+    logging.basicConfig(level=getattr(logging, args.log_level.upper()),
+                        format="%(asctime)s streamlearn serve: %(message)s")
+    logging.getLogger("distributed").setLevel(logging.WARNING)
+    return serve(cfg)
 
 
 def build_parser():
@@ -36,6 +50,23 @@ def build_parser():
                       help="random seed of the data and the model (default 0)")
     add_debug(demo, sub=True)
     demo.set_defaults(func=_cmd_demo)
+    from .service.help import SERVE_EPILOG
+
+    serve = sub.add_parser(
+        "serve", help="a live service: MQTT readings in, forecasts out (docs/service.md)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Subscribe to sensor readings on an MQTT broker, learn one forecaster per "
+                    "sensor from each reading as it arrives, publish forecasts for 1..H steps "
+                    "ahead, checkpoint periodically, and resume exactly after a crash. "
+                    "SIGTERM writes a final checkpoint and exits cleanly.",
+        epilog=SERVE_EPILOG)
+    serve.add_argument("--config", required=True, metavar="FILE",
+                       help="the service's YAML file (example: examples/configs/service.yaml)")
+    serve.add_argument("--log-level", default="info",
+                       choices=["debug", "info", "warning", "error"],
+                       help="what to log on stderr (default info)")
+    add_debug(serve, sub=True)
+    serve.set_defaults(func=_cmd_serve)
     for p in add_subcommands(sub).values():
         add_debug(p, sub=True)
     return parser
