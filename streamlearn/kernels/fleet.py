@@ -5,12 +5,12 @@ weights are ``A[k]``, ``RT[k]``, ... with exactly the shapes and layouts an
 ``OnlineRNN`` passes to ``_run_fast``, so each member runs the very code of a
 stand-alone model and computes its numbers bit for bit (tests/test_fleet.py).
 
-Members are split over ``nchunks`` chunks (chunk c takes the members c,
-c + nchunks, ...), which ``Fleet`` runs in parallel from Python threads (the
-kernel releases the GIL; a ``prange`` loop compiled 30-60 s longer and cannot
-take nested tuples); each chunk owns one set of
-scratch buffers, which a member leaves empty when it is done (``_flush_fast``
-applies every pending update before the chunk moves to the next member).
+Members are split over ``nchunks`` chunks (chunk c takes the c-th of
+``nchunks`` contiguous blocks of the call's members), which ``Fleet`` runs in
+parallel from Python threads (the kernel releases the GIL; a ``prange`` loop
+compiled 30-60 s longer and cannot take nested tuples). Each chunk owns one
+set of scratch buffers, which a member leaves empty when it is done
+(``_flush_fast`` applies every pending update before the chunk moves on).
 Members share nothing else, so one member's refused step never touches
 another.
 
@@ -106,7 +106,7 @@ def _run_member(net, mom, mom_out, model, config, history, P, scratch, rls_scrat
 
 @njit(cache=True, nogil=True)
 def _fleet_run(members, scratch, call, learn, c, nchunks):
-    """Step chunk c of the members ``slots[j]`` (j = c, c + nchunks, ...) over
+    """Step chunk c of the members ``slots[j]`` (the c-th of nchunks blocks of j) over
     ``U[j]`` / ``Y[j]`` (shape (n, T, .)), on chunk c's scratch.
 
     ``members`` is (net, mom, mom_out, model, config, history, P), ``scratch``
@@ -124,7 +124,10 @@ def _fleet_run(members, scratch, call, learn, c, nchunks):
     work, rls_scratch, wp = scratch
     slots, U, Y, present, out, result, stats = call
     wp_c = _chunk_wp(wp, c)
-    for j in range(c, slots.shape[0], nchunks):
+    n = slots.shape[0]
+    # a contiguous block of the call's members: with the members' slots in order,
+    # the next member's arrays follow the last one's in memory (the prefetcher's way)
+    for j in range(c * n // nchunks, (c + 1) * n // nchunks):
         stop, status = _run_member(net, mom, mom_out, model, config, history, P, work,
                                    rls_scratch, wp_c, slots[j], c, U[j], Y[j], present[j],
                                    out[j], learn)
