@@ -1,6 +1,9 @@
 """Throughput of the live service (docs/service.md, "Throughput").
 
-    python -m benchmarks.service [--sensors 16] [--steps 1000] [--out benchmarks/service.json]
+    python -m benchmarks.service [--sensors 16] [--steps 1000] [--out FILE] [--write-docs]
+
+Output: --out (default ./benchmark-results/service.json); --write-docs also
+rewrites the committed benchmarks/service.json that docs/service.md quotes.
 
 Measures, on the same stream (``--sensors`` sensors x ``--steps`` readings):
 
@@ -36,6 +39,7 @@ sys.path.insert(0, ROOT)
 
 from streamlearn.service.config import check_config  # noqa: E402
 from streamlearn.service.engine import Router  # noqa: E402
+from streamlearn.service.local import mqtt_client  # noqa: E402
 from streamlearn.service.payload import parse_reading  # noqa: E402
 from streamlearn.service.shard import Shard  # noqa: E402
 
@@ -150,9 +154,6 @@ class CPU:
 
 def broker_ceiling(readings, port, broker_pid):
     """Readings/s amqtt delivers to one QoS 1 subscriber that learns nothing."""
-    import paho.mqtt.client as mqtt
-    from paho.mqtt.enums import CallbackAPIVersion
-
     done = threading.Event()
     count = [0]
     n = len(readings)
@@ -162,12 +163,8 @@ def broker_ceiling(readings, port, broker_pid):
         count[0] += 1
         if count[0] == n:
             done.set()
-    sub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-sub", manual_ack=True)
-    sub.username_pw_set("bench")
-    sub.on_message = on_message
-    sub.connect("127.0.0.1", port)
-    sub.subscribe("sensors/#", 1)
-    sub.loop_start()
+    sub = mqtt_client(port, "bench-sub", username="bench", on_message=on_message,
+                      subscribe=[("sensors/#", 1)], manual_ack=True)
     pub = publisher(port, "bench-pub")
     time.sleep(0.5)
     cpu = CPU([broker_pid])
@@ -190,9 +187,6 @@ def broker_echo(readings, port, broker_pid, horizon=6):
     """The broker's ceiling for the service's traffic, with nothing learned: a
     subscriber that acknowledges each reading and publishes a forecast-sized
     message for it (QoS 0, as the service does), and a watcher that receives those."""
-    import paho.mqtt.client as mqtt
-    from paho.mqtt.enums import CallbackAPIVersion
-
     done = threading.Event()
     count = [0]
     n = len(readings)
@@ -207,19 +201,10 @@ def broker_echo(readings, port, broker_pid, horizon=6):
         count[0] += 1
         if count[0] == n:
             done.set()
-    echo = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-echo", manual_ack=True)
-    echo.username_pw_set("bench")
-    echo.max_queued_messages_set(0)
-    echo.on_message = on_reading
-    echo.connect("127.0.0.1", port)
-    echo.subscribe("sensors/#", 1)
-    echo.loop_start()
-    watch = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-echo-watch")
-    watch.username_pw_set("bench")
-    watch.on_message = on_forecast
-    watch.connect("127.0.0.1", port)
-    watch.subscribe("forecasts/#", 1)
-    watch.loop_start()
+    echo = mqtt_client(port, "bench-echo", username="bench", on_message=on_reading,
+                       subscribe=[("sensors/#", 1)], manual_ack=True, queued=0)
+    watch = mqtt_client(port, "bench-echo-watch", username="bench", on_message=on_forecast,
+                        subscribe=[("forecasts/#", 1)])
     pub = publisher(port, "bench-echo-pub")
     time.sleep(0.5)
     cpu = CPU([broker_pid])
@@ -237,16 +222,7 @@ def broker_echo(readings, port, broker_pid, horizon=6):
 
 
 def publisher(port, client_id):
-    import paho.mqtt.client as mqtt
-    from paho.mqtt.enums import CallbackAPIVersion
-
-    pub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
-    pub.username_pw_set(client_id)
-    pub.max_inflight_messages_set(0)
-    pub.max_queued_messages_set(0)
-    pub.connect("127.0.0.1", port)
-    pub.loop_start()
-    return pub
+    return mqtt_client(port, client_id, inflight=0, queued=0)
 
 
 def service_rate(readings, port, broker_pid, folder, n_workers=None):
@@ -308,7 +284,9 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--parts", default="breakdown,router,broker,echo,service",
                         help="which measurements, comma-separated")
-    parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "service.json"))
+    parser.add_argument("--out", default=os.path.join("benchmark-results", "service.json"))
+    parser.add_argument("--write-docs", action="store_true",
+                        help="also rewrite benchmarks/service.json (docs/service.md's figures)")
     args = parser.parse_args(argv)
     readings = make_stream(args.sensors, args.steps)
     res = {"machine": machine(), "sensors": args.sensors, "readings": len(readings),
@@ -338,7 +316,7 @@ def main(argv=None):
                 res["echo"] = broker_echo(readings, port, broker.pid)
                 print("echo", json.dumps(res["echo"]), flush=True)
             if "service" not in parts:
-                return _write(res, args.out)
+                return _write(res, args.out, args.write_docs)
             res["service"] = {}
             for name, workers in (("local", None), ("dask-1", 1), ("dask-2", 2)):
                 folder = os.path.join(d, f"s-{name}")
@@ -347,13 +325,16 @@ def main(argv=None):
                 print("service", name, json.dumps(res["service"][name]), flush=True)
         finally:
             stop_process(broker)
-    return _write(res, args.out)
+    return _write(res, args.out, args.write_docs)
 
 
-def _write(res, path):
-    with open(path, "w") as f:
-        json.dump(res, f, indent=1)
-    print("written", path)
+def _write(res, path, docs):
+    paths = [path] + ([os.path.join(ROOT, "benchmarks", "service.json")] if docs else [])
+    for p in paths:
+        os.makedirs(os.path.dirname(os.path.abspath(p)), exist_ok=True)
+        with open(p, "w") as f:
+            json.dump(res, f, indent=1)
+        print("written", p)
     return 0
 
 

@@ -36,7 +36,8 @@ import time
 import numpy as np
 
 from streamlearn.cliargs import ArgumentParser, output_file, positive_float, positive_int
-from streamlearn.service.local import free_port, start_broker, start_service, stop_process
+from streamlearn.service.local import (free_port, mqtt_client, start_broker, start_service,
+                                       stop_process)
 
 WTH_COLUMNS = ("DryBulbFarenheit", "RelativeHumidity", "StationPressure", "WindSpeed",
                "Visibility", "DewPointFarenheit")
@@ -92,9 +93,6 @@ class Watcher:
     """Collects the readings (its own copy) and the forecasts, and scores them."""
 
     def __init__(self, port):
-        import paho.mqtt.client as mqtt
-        from paho.mqtt.enums import CallbackAPIVersion
-
         self.lock = threading.Lock()
         self.values = collections.defaultdict(dict)      # sensor -> seq -> value
         self.forecast1 = collections.defaultdict(dict)   # sensor -> seq -> 1-step forecast
@@ -103,15 +101,10 @@ class Watcher:
         self.history = collections.defaultdict(list)     # sensor -> [(seq, value, forecast1)]
         self.n_forecasts = 0
         self.status = "waiting"
-        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="live-fleet-watcher")
-        c.username_pw_set("watcher")
-        c.on_connect = lambda c, *a: c.subscribe([("forecasts/#", 0), ("sensors/#", 0),
-                                                  ("streamlearn/status/#", 0)])
-        c.on_message = self._on_message
-        c.reconnect_delay_set(0.2, 2)
-        c.connect("127.0.0.1", port)
-        c.loop_start()
-        self.client = c
+        self.client = mqtt_client(port, "live-fleet-watcher", username="watcher",
+                                  on_message=self._on_message, reconnect=(0.2, 2),
+                                  subscribe=[("forecasts/#", 0), ("sensors/#", 0),
+                                             ("streamlearn/status/#", 0)])
 
     def _on_message(self, client, userdata, msg):
         data = json.loads(msg.payload)
@@ -247,15 +240,8 @@ def main(argv=None):
     watcher = publisher = None
     tty = sys.stdout.isatty()
     try:
-        import paho.mqtt.client as mqtt
-        from paho.mqtt.enums import CallbackAPIVersion
-
         watcher = Watcher(port)
-        publisher = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="live-fleet")
-        publisher.username_pw_set("fleet")
-        publisher.max_inflight_messages_set(0)
-        publisher.connect("127.0.0.1", port)
-        publisher.loop_start()
+        publisher = mqtt_client(port, "live-fleet", username="fleet", inflight=0)
         deadline = time.monotonic() + 120
         while watcher.status != "online" and time.monotonic() < deadline:
             time.sleep(0.1)  # the first start loads (or compiles) the kernels

@@ -162,13 +162,9 @@ class FleetRegressor(Checkpointable, base.Regressor):
         try:
             stream = self._stream(x)
             fields = {k: v for k, v in x.items() if k != self.key}
-            if self._fleet is None:
-                names = [k for k, v in fields.items() if v is not None]
-            else:
-                names = None
-            features = self._maps_of(stream)[0] if names is None else _FeatureMap(
-                type(self).__name__, n_fixed=1)
-            values, _ = features.parse(fields)
+            # parsing validates and reads the values; it needs no stream's statistics
+            values, _ = _FeatureMap(type(self).__name__).parse(fields)
+            names = [k for k, v in fields.items() if v is not None] if self._fleet is None else None
             target = _target(type(self).__name__, y) if y is not None else None
         except (TypeError, ValueError):
             if self.on_invalid == "skip":

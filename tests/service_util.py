@@ -8,7 +8,8 @@ import time
 import numpy as np
 
 from streamlearn.service.config import check_config
-from streamlearn.service.local import free_port, start_broker, start_service, stop_process
+from streamlearn.service.local import (free_port, mqtt_client, start_broker, start_service,
+                                       stop_process)
 from streamlearn.service.shard import Shard, shard_of, shard_path
 
 MODEL = {"max_horizon": 4, "n_hidden": 16, "lags": 6, "seed": 3}
@@ -110,22 +111,13 @@ class Watcher:
     """A test client: publishes readings (QoS 1) and collects forecasts and status."""
 
     def __init__(self, port, client_id="tester"):
-        import paho.mqtt.client as mqtt
-        from paho.mqtt.enums import CallbackAPIVersion
-
         self.forecasts = []
         self.status = []
         self.best = {}
         self.lock = threading.Lock()
-        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
-        c.username_pw_set(client_id)
-        c.reconnect_delay_set(0.2, 1.0)
-        c.max_inflight_messages_set(1000)
-        c.on_message = self._on_message
-        c.on_connect = lambda c, *a: c.subscribe([("forecasts/#", 1), ("streamlearn/status/#", 1)])
-        c.connect("127.0.0.1", port)
-        c.loop_start()
-        self.client = c
+        self.client = mqtt_client(port, client_id, clean_session=False, reconnect=(0.2, 1.0),
+                                  inflight=1000, on_message=self._on_message,
+                                  subscribe=[("forecasts/#", 1), ("streamlearn/status/#", 1)])
 
     def _on_message(self, client, userdata, msg):
         data = json.loads(msg.payload)

@@ -45,17 +45,6 @@ def broker():
     stop_process(proc)
 
 
-@pytest.fixture
-def children():
-    """Processes started by a test; whatever is left is killed at the end."""
-    procs = []
-    yield procs
-    for p in procs:
-        if p.poll() is None:
-            p.kill()
-        p.wait()
-
-
 # -- stable identities ---------------------------------------------------------------
 
 def test_sharding_and_seeds_are_stable_across_processes():

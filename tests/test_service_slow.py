@@ -20,16 +20,6 @@ from service_util import (MODEL, Watcher, assert_models_equal, free_port, load_s
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def children():
-    procs = []
-    yield procs
-    for p in procs:
-        if p.poll() is None:
-            p.kill()
-        p.wait()
-
-
 @pytest.fixture(scope="module")
 def warm():
     reference(check_config({"model": MODEL, "dask": {"n_shards": 2}}), stream(2, 30))

@@ -9,7 +9,8 @@ import subprocess
 import sys
 import time
 
-__all__ = ["free_port", "wait_for_port", "start_broker", "start_service", "stop_process"]
+__all__ = ["free_port", "wait_for_port", "start_broker", "start_service", "stop_process",
+           "mqtt_client"]
 
 
 def free_port():
@@ -70,3 +71,36 @@ def stop_process(proc, sig=signal.SIGTERM, timeout=30.0):
         except subprocess.TimeoutExpired:
             proc.kill()
     return proc.wait()
+
+
+def mqtt_client(port, client_id, *, username=None, on_message=None, subscribe=(),
+                clean_session=True, manual_ack=False, inflight=None, queued=None,
+                reconnect=None):
+    """A started paho client on 127.0.0.1:port (tests, benchmarks, the demo).
+
+    ``subscribe`` is a list of (topic, qos), subscribed on every connect.
+    amqtt keeps no session for an anonymous client, so the client always
+    names a user (``username``, default the client id). ``inflight`` and
+    ``queued`` set paho's limits (0: none), ``reconnect`` its (min, max)
+    back-off in seconds.
+    """
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+                    clean_session=clean_session, manual_ack=manual_ack)
+    c.username_pw_set(username or client_id)
+    if inflight is not None:
+        c.max_inflight_messages_set(inflight)
+    if queued is not None:
+        c.max_queued_messages_set(queued)
+    if reconnect is not None:
+        c.reconnect_delay_set(*reconnect)
+    if on_message is not None:
+        c.on_message = on_message
+    if subscribe:
+        topics = list(subscribe)
+        c.on_connect = lambda client, *a: client.subscribe(topics)
+    c.connect("127.0.0.1", port)
+    c.loop_start()
+    return c
