@@ -7,6 +7,9 @@ from .._jit import INNER
 from .layout import C_OPT, H_BETA1, H_BETA2, H_EPS, H_LR, K_ADAM, SGD, W_GL
 from .network import WP_TILE
 
+# Adam's per-entry arithmetic: IEEE division (no Python zero-divisor check) lets it vectorise.
+ADAM = dict(INNER, error_model="numpy")
+
 
 @njit(**INNER)
 def _adam_coefficients(hyper, t):
@@ -15,7 +18,7 @@ def _adam_coefficients(hyper, t):
     return b1, b2, 1.0 - b1**t, 1.0 - b2**t
 
 
-@njit(**INNER)
+@njit(**ADAM)
 def _adam_element(m, v, s, b1, b2, bc1, bc2, eps, lr):
     """One entry of Adam (eq. 9) for the step entry ``s``: its new moments and
     the amount to subtract from the weight (bias-corrected by bc1, bc2)."""
@@ -24,7 +27,7 @@ def _adam_element(m, v, s, b1, b2, bc1, bc2, eps, lr):
     return m, v, lr * (m / bc1) / (np.sqrt(v / bc2) + eps)
 
 
-@njit(**INNER)
+@njit(**ADAM)
 def _update_lowrank(W, G, P, k, lr, opt, M, V, hyper, t):
     """W -= lr * step(sum_q G[q] P[q]^T) over the first k rows (eq. 9).
 
@@ -58,7 +61,7 @@ def _update_lowrank(W, G, P, k, lr, opt, M, V, hyper, t):
             W[i, j] -= d
 
 
-@njit(**INNER)
+@njit(**ADAM)
 def _update_dense(W, Xi, scale, lr, opt, M, V, hyper, t):
     """W -= lr * step(scale * Xi): the WP update (eq. 8)."""
     rows, cols = W.shape
@@ -110,11 +113,11 @@ def _adam_step_bound(hyper, t):
 
 
 @njit(**INNER)
-def _pending_general(RT, j0, j1, G, P, k, lr, opt, M, V, hyper, t):
+def _pending_general(RT, j0, j1, G, P, k, lr, opt, M, V, hyper, t, w):
     """Rows j0:j1 of RT (columns of R): R -= lr * step(sum_q G[q] P[q]^T).
 
     The element arithmetic of ``_update_lowrank``; M and V are R's moments in
-    R's own (row-major) layout.
+    R's own (row-major) layout; w is a scratch row of length N.
     """
     N = RT.shape[1]
     if opt == SGD:
@@ -135,16 +138,45 @@ def _pending_general(RT, j0, j1, G, P, k, lr, opt, M, V, hyper, t):
                     s += G[q, i] * P[q, j]
                 row[i] -= lr * s
         return
+    _adam_transposed(RT, j0, j1, G, P, k, 1.0, None, M, V, hyper, t, lr, w)
+
+
+@njit(**ADAM)
+def _adam_transposed(RT, j0, j1, G, P, k, scale, Xi, M, V, hyper, t, lr, w):
+    """Adam on columns j0:j1 of R = RT^T with moments M, V in R's row-major layout.
+
+    The step entry (i, j) is sum_q G[q, i] P[q, j] (summed from 0.0 in q order),
+    or scale * Xi[i, j] when Xi is given. Row i of M and V is done at once in the
+    scratch w, which vectorises (``error_model="numpy"``: no zero-divisor branch),
+    then scattered into column i of RT; each entry's arithmetic is the same as
+    ``_adam_element`` in any order, so the result is bit for bit the same.
+    """
     b1, b2, bc1, bc2 = _adam_coefficients(hyper, t)
     eps = hyper[H_EPS]
-    for j in range(j0, j1):
-        row = RT[j]
-        for i in range(N):
-            s = 0.0
+    N = RT.shape[1]
+    for i in range(N):
+        Mi = M[i]
+        Vi = V[i]
+        if Xi is None:
+            for j in range(j0, j1):
+                w[j] = 0.0
             for q in range(k):
-                s += G[q, i] * P[q, j]
-            M[i, j], V[i, j], d = _adam_element(M[i, j], V[i, j], s, b1, b2, bc1, bc2, eps, lr)
-            row[i] -= d
+                g = G[q, i]
+                Pq = P[q]
+                for j in range(j0, j1):
+                    w[j] += g * Pq[j]
+        else:
+            Xr = Xi[i]
+            for j in range(j0, j1):
+                w[j] = scale * Xr[j]
+        for j in range(j0, j1):
+            m = b1 * Mi[j] + (1.0 - b1) * w[j]
+            v = b2 * Vi[j] + (1.0 - b2) * w[j] * w[j]
+            Mi[j] = m
+            Vi[j] = v
+            w[j] = lr * (m / bc1) / (np.sqrt(v / bc2) + eps)
+        for j in range(j0, j1):
+            RT[j, i] -= w[j]
 
 
 @njit(**INNER)
@@ -183,11 +215,11 @@ def _apply_pending_ar(A, RT, O, pend_g, pend_p, pend_u, pend_k, work_n, mom, cou
             return True
         _r_flush(RT, gl, pend_p[0])
         return False
-    _pending_general(RT, 0, N, pend_g, pend_p, k, lr, opt, mR, vR, hyper, t)
+    _pending_general(RT, 0, N, pend_g, pend_p, k, lr, opt, mR, vR, hyper, t, work_n[W_GL])
     return False
 
 
-@njit(**INNER)
+@njit(**ADAM)
 def _update_vector(w, g, scale, lr, opt, M, V, hyper, t):
     """w -= lr * step(scale * g): the bias c's update, as ``_update_dense``."""
     if opt == SGD:
@@ -204,8 +236,8 @@ def _update_vector(w, g, scale, lr, opt, M, V, hyper, t):
 
 
 @njit(**INNER)
-def _update_dense_t(RT, Xi, scale, lr, opt, M, V, hyper, t):
-    """``_update_dense`` of R stored transposed; Xi, M, V in R's layout."""
+def _update_dense_t(RT, Xi, scale, lr, opt, M, V, hyper, t, w):
+    """``_update_dense`` of R stored transposed; Xi, M, V in R's layout; w a scratch row."""
     N = RT.shape[0]
     if opt == SGD:
         f = lr * scale
@@ -216,11 +248,4 @@ def _update_dense_t(RT, Xi, scale, lr, opt, M, V, hyper, t):
                 for i in range(i0, i1):
                     row[i] -= f * Xi[i, j]
         return
-    b1, b2, bc1, bc2 = _adam_coefficients(hyper, t)
-    eps = hyper[H_EPS]
-    for j in range(N):
-        row = RT[j]
-        for i in range(N):
-            s = scale * Xi[i, j]
-            M[i, j], V[i, j], d = _adam_element(M[i, j], V[i, j], s, b1, b2, bc1, bc2, eps, lr)
-            row[i] -= d
+    _adam_transposed(RT, 0, N, Xi, Xi, 0, scale, Xi, M, V, hyper, t, lr, w)

@@ -418,7 +418,7 @@ def _step_fast(A, RT, B, DT, mom, wp, history, state, work_n, work_o, work_k,
     counters[K_ADAM] = t
     if wp is not None:
         _update_dense(A, wp[1], scale, lr, opt, mA, vA, hyper, t)
-        _update_dense_t(RT, wp[2], scale, lr, opt, mR, vR, hyper, t)
+        _update_dense_t(RT, wp[2], scale, lr, opt, mR, vR, hyper, t, work_n[W_GL])
         if rls is None:
             _update_dense(B, wp[3], scale, lr, opt, mB, vB, hyper, t)
             if skip:
