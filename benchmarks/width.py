@@ -73,7 +73,8 @@ def run_one(spec):
     rule, dec = METHODS[name]
     model = OnlineRNN(U.shape[1], n_hidden, Y.shape[1], method=rule, decorrelation=dec,
                       optimizer=optimizer, lr=lr, seed=seed)
-    out = dict(spec, lr_used=model.lr, steps=len(U))
+    out = dict(spec, lr_used=model.lr, lr_decorrelation_used=model.lr_decorrelation,
+               steps=len(U))
     t0 = time.perf_counter()
     try:
         P = model.learn_many(U, Y)
@@ -137,14 +138,18 @@ def fmt(rs):
 
 
 def current(r):
-    """A run at the default lr of the rule as it is now: a ``defaults`` run, or a
-    ``grid`` run whose lr happens to equal it (runs of earlier rules are kept in
-    the file but not reported)."""
-    from streamlearn.defaults import default_lr
+    """A run at the default rates of the rules as they are now (lr, and with
+    decorrelation the rate of D): a ``defaults`` run, or a ``grid`` run whose lr
+    happens to equal it (runs of earlier rules are kept in the file but not
+    reported)."""
+    from streamlearn.defaults import LR_DECORRELATION_REF, default_lr, default_lr_decorrelation
 
     rule, dec = METHODS[r["method"]]
-    return abs(
-        r["lr_used"] - default_lr(rule, r["optimizer"], r["n_hidden"], dec)) <= 1e-9 * r["lr_used"]
+    # runs recorded before the decorrelation rate had a width rule used 1e-4
+    ed = r.get("lr_decorrelation_used", LR_DECORRELATION_REF)
+    return (abs(r["lr_used"] - default_lr(rule, r["optimizer"], r["n_hidden"], dec))
+            <= 1e-9 * r["lr_used"]
+            and (not dec or abs(ed - default_lr_decorrelation(r["n_hidden"])) <= 1e-9 * ed))
 
 
 def report(args):

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 __all__ = ["N_REF", "LR_REF", "WIDTH_EXPONENT", "DECORRELATION_EXPONENT",
            "DECORRELATION_FACTOR", "RLS_LR_FACTOR", "FORECAST_LR", "FORECAST_RLS_LR",
-           "width_exponent", "default_lr"]
+           "width_exponent", "default_lr", "LR_DECORRELATION_REF", "default_lr_decorrelation"]
 
 #: Width at which the reference rates were chosen (the default ``n_hidden``).
 N_REF = 100
@@ -113,6 +113,28 @@ def default_lr(method, optimizer="sgd", n_hidden=N_REF, decorrelation=False):
     if decorrelation:
         scale *= DECORRELATION_FACTOR.get(key, 1.0)
     return LR_REF[key] * scale
+
+
+#: Decorrelation rate at ``N_REF`` hidden units and below: the authors' value.
+LR_DECORRELATION_REF = 1e-4
+
+
+def default_lr_decorrelation(n_hidden=N_REF):
+    """The rate of D (eq. 10) ``OnlineRNN`` uses when ``lr_decorrelation=None``:
+    ``LR_DECORRELATION_REF * min(1, N_REF / n_hidden)``.
+
+    Row i of D's update sums xs_i xs_k D_kj over the N - 1 other units, so at a
+    fixed rate the change of D per step grows with N; at 1e-4 DANP's error on
+    Mackey-Glass rose from 0.29 at 100 units to 0.35-0.47 at 1,000, and with
+    this fall it stays at 0.22-0.30 (docs/width.md, "Decorrelation rate").
+
+    >>> default_lr_decorrelation(100), default_lr_decorrelation(16), default_lr_decorrelation(1000)
+    (0.0001, 0.0001, 1e-05)
+    """
+    n_hidden = int(n_hidden)
+    if n_hidden < 1:
+        raise ValueError(f"n_hidden must be >= 1, got {n_hidden}")
+    return LR_DECORRELATION_REF * min(1.0, N_REF / n_hidden)
 
 
 #: ``OnlineRNN(lr=None, readout="rls")`` takes ``default_lr(...) * RLS_LR_FACTOR``:

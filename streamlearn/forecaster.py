@@ -90,7 +90,8 @@ class RNNForecaster(RNNLearner, Forecaster):
         ``streamlearn.forecaster.RLS_DEFAULT_LR`` (least-squares read-out) or
         ``DEFAULT_LR`` (perturbation read-out).
     lr_decorrelation
-        Learning rate of the decorrelating matrix.
+        Learning rate of the decorrelating matrix; ``None`` takes the core's
+        width-aware default (``streamlearn.defaults.default_lr_decorrelation``).
     sigma
         Standard deviation of the perturbations.
     optimizer
@@ -211,7 +212,7 @@ class RNNForecaster(RNNLearner, Forecaster):
         method: str = "anp",
         decorrelation: bool = False,
         lr: float | None = None,
-        lr_decorrelation: float = 1e-4,
+        lr_decorrelation: float | None = None,
         sigma: float = 1e-3,
         optimizer: str | None = None,
         activation: str = "tanh",

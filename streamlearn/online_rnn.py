@@ -8,7 +8,7 @@ from .kernels import layout as K
 from .kernels.step import _predict_fast, _run_fast
 from .checkpoint import Checkpointable
 from ._random import fresh_seed, seed_state, normal
-from .defaults import LR_REF, RLS_LR_FACTOR, default_lr
+from .defaults import LR_REF, RLS_LR_FACTOR, default_lr, default_lr_decorrelation
 from .methods import RULES
 
 # Each name the constructor accepts -> its code in the kernels' configuration.
@@ -79,7 +79,10 @@ class OnlineRNN(Checkpointable):
         Every method's update is scaled as an estimate of the same gradient of
         the per-step loss, so one value means about the same step size for all.
     lr_decorrelation : float
-        Learning rate of D.
+        Learning rate of D; ``None`` takes
+        ``streamlearn.defaults.default_lr_decorrelation(n_hidden)``: the
+        authors' 1e-4 up to 100 hidden units, 1e-4 * 100 / N above
+        (docs/width.md).
     sigma : float
         Standard deviation of the perturbations (node or weight noise).
     noise : {"gaussian", "rademacher"}
@@ -197,7 +200,7 @@ class OnlineRNN(Checkpointable):
     """
 
     def __init__(self, n_inputs, n_hidden=100, n_outputs=1, method="anp",
-                 decorrelation=False, lr=None, lr_decorrelation=1e-4, sigma=1e-3,
+                 decorrelation=False, lr=None, lr_decorrelation=None, sigma=1e-3,
                  optimizer="sgd", activation="tanh", seed=None, dtype=np.float64,
                  bptt_window=1, noisy_reference=False, adam_betas=(0.9, 0.999),
                  adam_eps=1e-8, on_invalid="raise", threads=1, on_divergence="raise",
@@ -213,7 +216,8 @@ class OnlineRNN(Checkpointable):
         self.decorrelation = bool(decorrelation)
         self.lr = (default_lr(self.method, self.optimizer, self.n_hidden, self.decorrelation)
                    if lr is None else _positive("lr", lr))
-        self.lr_decorrelation = _positive("lr_decorrelation", lr_decorrelation)
+        self.lr_decorrelation = (default_lr_decorrelation(self.n_hidden) if lr_decorrelation is None
+                                 else _positive("lr_decorrelation", lr_decorrelation))
         self.sigma = _positive("sigma", sigma)
         self.noise = _choice("noise", noise, NOISES)
         self.bptt_window = _positive_int("bptt_window", bptt_window)

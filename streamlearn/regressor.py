@@ -68,7 +68,8 @@ class RNNRegressor(RNNLearner, base.MiniBatchRegressor):
         Learning rate; ``None`` takes the core's per-method, width-aware
         default (``streamlearn.defaults.default_lr``).
     lr_decorrelation
-        Learning rate of the decorrelating matrix.
+        Learning rate of the decorrelating matrix; ``None`` takes the core's
+        width-aware default (``streamlearn.defaults.default_lr_decorrelation``).
     sigma
         Standard deviation of the perturbations.
     optimizer
@@ -169,7 +170,7 @@ class RNNRegressor(RNNLearner, base.MiniBatchRegressor):
         method: str = "anp",
         decorrelation: bool = False,
         lr: float | None = None,
-        lr_decorrelation: float = 1e-4,
+        lr_decorrelation: float | None = None,
         sigma: float = 1e-3,
         optimizer: str = "sgd",
         activation: str = "tanh",

@@ -5,7 +5,7 @@ import numpy as np
 from . import online_rnn as _core
 from ._random import fresh_seed, seed_state
 from .checkpoint import Checkpointable
-from .defaults import default_lr
+from .defaults import default_lr, default_lr_decorrelation
 from .kernels import layout as K
 from .kernels import shared as S
 from .kernels.shared import _shared_learn, _shared_predict
@@ -93,7 +93,7 @@ class SharedRNN(Checkpointable):
     """
 
     def __init__(self, n_inputs, n_hidden=100, n_outputs=1, method="anp",
-                 decorrelation=False, lr=None, lr_decorrelation=1e-4, sigma=1e-3,
+                 decorrelation=False, lr=None, lr_decorrelation=None, sigma=1e-3,
                  optimizer="sgd", activation="tanh", seed=None, dtype=np.float64,
                  noise="gaussian", adam_betas=(0.9, 0.999), adam_eps=1e-8,
                  on_invalid="raise", on_divergence="raise", max_weight=1e3,
@@ -110,7 +110,8 @@ class SharedRNN(Checkpointable):
         self.decorrelation = bool(decorrelation)
         self.lr = (default_lr(self.method, self.optimizer, self.n_hidden, self.decorrelation)
                    if lr is None else _core._positive("lr", lr))
-        self.lr_decorrelation = _core._positive("lr_decorrelation", lr_decorrelation)
+        self.lr_decorrelation = (default_lr_decorrelation(self.n_hidden) if lr_decorrelation is None
+                                 else _core._positive("lr_decorrelation", lr_decorrelation))
         self.sigma = _core._positive("sigma", sigma)
         self.noise = _core._choice("noise", noise, NOISES)
         beta1, beta2 = (float(b) for b in adam_betas)

@@ -146,14 +146,30 @@ def _adam_transposed(RT, j0, j1, G, P, k, scale, Xi, M, V, hyper, t, lr, w):
     """Adam on columns j0:j1 of R = RT^T with moments M, V in R's row-major layout.
 
     The step entry (i, j) is sum_q G[q, i] P[q, j] (summed from 0.0 in q order),
-    or scale * Xi[i, j] when Xi is given. Row i of M and V is done at once in the
-    scratch w, which vectorises (``error_model="numpy"``: no zero-divisor branch),
+    or scale * Xi[i, j] when Xi is given. In float64, row i of M and V is done
+    at once in the scratch w, which vectorises (``error_model="numpy"``: no zero-divisor branch),
     then scattered into column i of RT; each entry's arithmetic is the same as
     ``_adam_element`` in any order, so the result is bit for bit the same.
     """
     b1, b2, bc1, bc2 = _adam_coefficients(hyper, t)
     eps = hyper[H_EPS]
     N = RT.shape[1]
+    if w.itemsize != 8:
+        # float32 model: w would round the float64 entries; entry by entry, as
+        # _adam_element (moments strided, not vectorised)
+        for j in range(j0, j1):
+            row = RT[j]
+            for i in range(N):
+                if Xi is None:
+                    s = 0.0
+                    for q in range(k):
+                        s += G[q, i] * P[q, j]
+                else:
+                    s = scale * Xi[i, j]
+                M[i, j], V[i, j], d = _adam_element(M[i, j], V[i, j], s, b1, b2, bc1, bc2,
+                                                    eps, lr)
+                row[i] -= d
+        return
     for i in range(N):
         Mi = M[i]
         Vi = V[i]
