@@ -34,7 +34,8 @@ from __future__ import annotations
 
 __all__ = ["N_REF", "LR_REF", "WIDTH_EXPONENT", "DECORRELATION_EXPONENT",
            "DECORRELATION_FACTOR", "RLS_LR_FACTOR", "FORECAST_LR", "FORECAST_RLS_LR",
-           "width_exponent", "default_lr", "LR_DECORRELATION_REF", "default_lr_decorrelation"]
+           "width_exponent", "default_lr", "LR_DECORRELATION_REF", "default_lr_decorrelation",
+           "RLS_INPUT_DRIVE", "default_input_scaling"]
 
 #: Width at which the reference rates were chosen (the default ``n_hidden``).
 N_REF = 100
@@ -135,6 +136,35 @@ def default_lr_decorrelation(n_hidden=N_REF):
     if n_hidden < 1:
         raise ValueError(f"n_hidden must be >= 1, got {n_hidden}")
     return LR_DECORRELATION_REF * min(1.0, N_REF / n_hidden)
+
+
+#: Under ``readout="rls"``, the standard deviation of a hidden unit's input
+#: drive A u for inputs of unit variance, at initialisation.
+RLS_INPUT_DRIVE = 0.4
+
+
+def default_input_scaling(readout="perturbation", n_hidden=N_REF, n_inputs=1):
+    """The factor on the Xavier-normal A that ``OnlineRNN`` uses when
+    ``input_scaling=None``.
+
+    With the paper's read-out it is 1 (the paper's network). Under least
+    squares the network is a reservoir that needs a stronger drive than
+    Xavier's std sqrt(2 / (N + I)), which falls with width (0.06 per weight at
+    500 units): the factor makes the drive of each unit, sum_k A_ik u_k for
+    inputs of unit variance, have std ``RLS_INPUT_DRIVE`` (0.4) at any width.
+    On Mackey-Glass 15 ahead (one input) 0.3-0.4 was best at 100 and at 500
+    units (docs/algorithms.md, "Input scaling").
+
+    >>> default_input_scaling("perturbation", 500, 1)
+    1.0
+    >>> round(default_input_scaling("rls", 500, 1), 2), round(default_input_scaling("rls", 100, 1), 2)
+    (6.33, 2.84)
+    """
+    if readout == "perturbation":
+        return 1.0
+    n_hidden, n_inputs = int(n_hidden), int(n_inputs)
+    xavier = (2.0 / (n_hidden + n_inputs)) ** 0.5
+    return RLS_INPUT_DRIVE / (xavier * n_inputs ** 0.5)
 
 
 #: ``OnlineRNN(lr=None, readout="rls")`` takes ``default_lr(...) * RLS_LR_FACTOR``:

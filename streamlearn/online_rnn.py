@@ -8,7 +8,8 @@ from .kernels import layout as K
 from .kernels.step import _predict_fast, _run_fast
 from .checkpoint import Checkpointable
 from ._random import fresh_seed, seed_state, normal
-from .defaults import LR_REF, RLS_LR_FACTOR, default_lr, default_lr_decorrelation
+from .defaults import (LR_REF, RLS_LR_FACTOR, default_input_scaling, default_lr,
+                       default_lr_decorrelation)
 from .methods import RULES
 
 # Each name the constructor accepts -> its code in the kernels' configuration.
@@ -176,9 +177,13 @@ class OnlineRNN(Checkpointable):
         Under ``on_divergence="rollback"``, after this many consecutive
         refused steps the model is reset instead (``n_resets``): a model
         whose every update is refused is stuck, not recovering.
-    input_scaling : float
-        Multiplies the Xavier-normal initial A (opt-in reservoir-style input
-        gain; 1.0 is the paper's network and leaves the random stream as is).
+    input_scaling : float or None
+        Multiplies the Xavier-normal initial A (the random stream is the same
+        for any value). ``None`` takes
+        ``streamlearn.defaults.default_input_scaling(readout, n_hidden,
+        n_inputs)``: 1.0 (the paper's network) with the perturbation read-out;
+        under ``readout="rls"`` a reservoir-strength drive, each unit's input
+        A u with std 0.4 for unit-variance inputs (6.3 at 500 units, one input).
     threads : int
         Threads for the N x N passes of a step (1 = single-threaded); the
         results are bit-identical to ``threads=1``. On the 2-core machine of
@@ -206,7 +211,7 @@ class OnlineRNN(Checkpointable):
                  adam_eps=1e-8, on_invalid="raise", threads=1, on_divergence="raise",
                  max_weight=1e3, readout="perturbation", skip=None, bias=None,
                  rls_forgetting=0.9995, rls_alpha=1e-2, output_bound=None, max_refusals=20,
-                 input_scaling=1.0, noise="gaussian"):
+                 input_scaling=None, noise="gaussian"):
         self.n_inputs = _positive_int("n_inputs", n_inputs)
         self.n_hidden = _positive_int("n_hidden", n_hidden)
         self.n_outputs = _positive_int("n_outputs", n_outputs)
@@ -268,7 +273,9 @@ class OnlineRNN(Checkpointable):
             output_bound = _positive("output_bound", output_bound)
         self.output_bound = float(output_bound)
         self.max_refusals = _positive_int("max_refusals", max_refusals)
-        self.input_scaling = _positive("input_scaling", input_scaling)
+        self.input_scaling = (
+            default_input_scaling(self.readout, self.n_hidden, self.n_inputs)
+            if input_scaling is None else _positive("input_scaling", input_scaling))
         self._refusals = 0  # consecutive refused steps
         self.seed = fresh_seed() if seed is None else int(seed)
 
