@@ -8,8 +8,9 @@ import pytest
 
 from streamlearn import OnlineRNN
 from streamlearn.datasets import mackey_glass, weather
-from streamlearn.defaults import (DECORRELATION_FACTOR, LR_REF, N_REF, WIDTH_EXPONENT,
-                                  default_lr, width_exponent)
+from streamlearn.defaults import (DECORRELATION_FACTOR, LR_DECORRELATION_REF, LR_REF, N_REF,
+                                  WIDTH_EXPONENT, default_lr, default_lr_decorrelation,
+                                  width_exponent)
 from streamlearn.online_rnn import DEFAULT_LR, DivergenceError
 
 METHODS = [("anp", False), ("anp", True), ("np", False), ("np", True),
@@ -60,6 +61,33 @@ def test_model_takes_the_width_dependent_default(method, decorrelation, optimize
                       optimizer=optimizer, seed=0)
         assert m.lr == default_lr(method, optimizer, n, decorrelation)
     assert OnlineRNN(1, 400, 1, method=method, optimizer=optimizer, lr=0.5, seed=0).lr == 0.5
+
+
+def test_decorrelation_rate_is_the_authors_up_to_n_ref_then_falls_as_1_over_n():
+    assert LR_DECORRELATION_REF == 1e-4
+    for n in (1, 16, 100):
+        assert default_lr_decorrelation(n) == 1e-4
+    for n in (200, 500, 1000, 3000):
+        assert default_lr_decorrelation(n) == pytest.approx(1e-4 * 100 / n, rel=1e-12)
+    for n in (16, 400):
+        assert OnlineRNN(1, n, 1, decorrelation=True, seed=0).lr_decorrelation == \
+            default_lr_decorrelation(n)
+    assert OnlineRNN(1, 400, 1, lr_decorrelation=3e-4, seed=0).lr_decorrelation == 3e-4
+    with pytest.raises(ValueError, match="n_hidden"):
+        default_lr_decorrelation(0)
+
+
+@pytest.mark.slow
+def test_danp_at_1000_units_is_no_worse_than_at_100():
+    """docs/width.md, "Decorrelation rate": median 0.29 at 1,000 units (0.22-0.30
+    over three seeds; 0.28-0.30 at 100); with the old fixed 1e-4, 0.35-0.47 (~1 min)."""
+    U, Y = mackey_glass(20000, horizon=15, seed=0)
+    score = {}
+    for n in (100, 1000):
+        m = OnlineRNN(1, n, 1, method="anp", decorrelation=True, seed=0)
+        P = m.learn_many(U, Y)
+        score[n] = float(np.mean((P[-5000:] - Y[-5000:]) ** 2) / np.var(Y[-5000:]))
+    assert score[1000] <= 1.05 * score[100]
 
 
 def test_bad_arguments():
