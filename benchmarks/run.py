@@ -298,6 +298,64 @@ def bench_vs_naive(cfg):
     return rows
 
 
+def bench_forecaster(cfg):
+    """Target 9: RNNForecaster.learn_one + forecast against OnlineRNN.learn_one, per step.
+
+    32 hidden units, the forecaster's defaults (24 lags, so 26 inputs) at 1 and 24
+    horizons, with each read-out and its default optimiser, against OnlineRNN on the
+    same optimiser: with one input (the core's plain step) and with the forecaster's
+    26 inputs and read-out (the same arithmetic without the River layer).
+    """
+    from streamlearn import OnlineRNN
+    from streamlearn.forecaster import RNNForecaster
+
+    T = 2000 if cfg.quick else 6000
+    t = np.arange(T + 1)
+    ys = [float(v) for v in 10.0 + np.sin(t / 6.0) + 0.1 * np.cos(t * 1.7)]
+    U1, Y1 = stream(T)
+    rows = []
+    for readout, opt in (("rls", "sgd"), ("perturbation", "adam")):
+        core_kw = dict(optimizer=opt, seed=0, lr=1e-6)
+        core1 = OnlineRNN(1, 32, 1, **core_kw)
+        core26 = OnlineRNN(26, 32, 1, readout=readout, **core_kw)
+        U26 = np.random.default_rng(1).normal(size=(T, 26))
+        U26[:, 0] = 1.0
+        f1 = RNNForecaster(max_horizon=1, n_hidden=32, readout=readout, seed=0)
+        f24 = RNNForecaster(max_horizon=24, n_hidden=32, readout=readout, seed=0)
+
+        def run_core(model, U):
+            def run():
+                for u, y in zip(U, Y1):
+                    model.learn_one(u, y)
+            return run
+
+        def run_forecaster(model, H):
+            def run():
+                for y in ys[:T]:
+                    model.learn_one(y)
+                    model.forecast(H)
+            return run
+
+        contenders = {"core1": (run_core(core1, U1), T), "core26": (run_core(core26, U26), T),
+                      "f1": (run_forecaster(f1, 1), T), "f24": (run_forecaster(f24, 24), T)}
+        for fn, _ in contenders.values():  # compile and warm up
+            fn()
+        res = side_by_side(contenders, cfg.repeats)
+        row = {"readout": readout, "optimizer": opt, "steps": T}
+        for k, v in res.items():
+            row[k + "_us"] = stats(np.array(v) * 1e6)
+        for k in ("f1", "f24"):
+            row[k + "_vs_core1"] = ratio_stats(res[k], res["core1"])
+            row[k + "_vs_core26"] = ratio_stats(res[k], res["core26"])
+        rows.append(row)
+        print(f"  forecaster {readout}/{opt}: 1 horizon {fmt(row['f1_us'], ' us')}, "
+              f"{fmt(row['f1_vs_core1'])}x OnlineRNN(1 input) "
+              f"{fmt(row['core1_us'], ' us')}, {fmt(row['f1_vs_core26'])}x OnlineRNN(26 inputs) "
+              f"{fmt(row['core26_us'], ' us')}; 24 horizons {fmt(row['f24_us'], ' us')}",
+              flush=True)
+    return rows
+
+
 def bench_memory(cfg):
     """Target 7: resident memory over a long stream, after warm-up."""
     from streamlearn import OnlineRNN
@@ -470,7 +528,7 @@ def plot(rows, path):
 
 
 SECTIONS = ("startup", "methods", "wp_vs_anp", "float32", "threads", "regressor", "naive",
-            "memory")
+            "forecaster", "memory")
 
 
 def _sections(text):
@@ -534,6 +592,7 @@ def _run(args):
                 ("threads", bench_threads),
                 ("regressor", bench_regressor_vs_river),
                 ("naive", bench_vs_naive),
+                ("forecaster", bench_forecaster),
                 ("memory", bench_memory)]
     only = set(args.only)
     results = {"quick": args.quick, "repeats": args.repeats,
