@@ -371,18 +371,21 @@ class RNNForecaster(RNNLearner, Forecaster):
             f = self._wp_noise
             self._wp = ((f, f[:N * I].reshape(N, I), f[N * I:].reshape(N, N), e2, e2, e1)
                         if wp else None)
-        net_keep = [np.zeros_like(a) for a in self._net_buffers()[:5]]
-        self._keep = tuple(net_keep + [np.zeros_like(self._counters), np.zeros(4, np.uint64)]
-                           + ([np.zeros_like(a) for a in (self._W, self._err_scale, self._track,
-                                                           self._ring_dl, self._ring_gx)]
-                              if rls else []))
+        # the guard's kept copies (kernels/guard.py: _keep): the network's weights and
+        # moments, the least-squares read-out's small state, the counters, the stream
+        net_state = self._net_buffers()[:5]
+        readout_state = ((self._W, self._err_scale, self._track, self._ring_dl, self._ring_gx)
+                         if rls else ())
+        self._keep = (np.zeros(sum(a.size for a in net_state), dt),
+                      np.zeros(sum(a.size for a in readout_state)),
+                      np.zeros_like(self._counters), np.zeros(4, np.uint64))
 
     def _net_buffers(self):
-        """The network's arrays for the kernels (``OnlineRNN.buffers()``)."""
+        """The network's arrays for the kernels, from ``OnlineRNN.buffers()``."""
         b = self.network.buffers()
-        if self.readout == "rls":  # WP's noise: the forecaster's, on the hidden layer alone
-            b = b._replace(wp=self._wp)
-        return tuple(b)
+        # WP's noise: with least squares the forecaster's, on the hidden layer alone
+        wp = self._wp if self.readout == "rls" else b.wp
+        return (b.A, b.RT, b.B, b.DT, b.moments, wp, b.rng, b.state, b.hyper, b.config)
 
     def _kernel_args(self):
         """The kernel's bundles, kept until a buffer is replaced (``_allocate``,
@@ -480,7 +483,8 @@ class RNNForecaster(RNNLearner, Forecaster):
         z = t.learn(target)
         u = self._input(values, z)
         base = z if self.residual else 0.0
-        code = self._step(z, u, base)
+        args = self.__dict__.get("_args") or self._kernel_args()
+        code = (FR.learn_step if self.readout == "rls" else FK.learn_step)(*args, z, u, base)
         if code == 0:
             self._push_lag(z)
             return
@@ -585,21 +589,33 @@ class RNNForecaster(RNNLearner, Forecaster):
 
         Pure. ``xs`` (future exogenous features) is accepted and ignored.
         """
-        H = self.network.n_outputs
-        if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)):
+        H = self.max_horizon
+        if type(horizon) is not int and (
+                isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer))):
             raise TypeError(f"horizon must be an integer, got {horizon!r}")
         if not 1 <= horizon <= H:
             raise ValueError(
                 f"horizon must be between 1 and max_horizon={H}, got {horizon}; "
                 "build the forecaster with a larger max_horizon")
-        if self.n_steps == 0:
+        n = int(self._counters[FK.FK_STEPS])
+        if n == 0:
             return [float(self._target.invert(0.0))] * int(horizon)
-        last = self._ring_y[(self.n_steps - 1) % H][:horizon]
-        if self.readout == "rls" and self.gate and self.residual:
-            base = self._ring_base[(self.n_steps - 1) % H]
-            worse = self._track[0, :horizon] > self._track[1, :horizon]
-            last = np.where(worse, base, last)
+        slot = (n - 1) % H
+        last = self._ring_y[slot, :horizon]
         t = self._target
+        if last.dtype != np.float64:  # float32: NumPy's arithmetic, in float32
+            if not t.enabled:
+                return last.tolist()
+            return (t.mean + t.std * last).tolist()
+        # float64: the same IEEE operations on Python floats, without NumPy's overhead
+        values = last.tolist()
+        if self.readout == "rls" and self.gate and self.residual:
+            # persistence where the model has recently been the worse of the two
+            base = float(self._ring_base[slot])
+            track = self._track
+            values = [base if a > b else v for v, a, b in
+                      zip(values, track[0, :horizon].tolist(), track[1, :horizon].tolist())]
         if not t.enabled:
-            return last.tolist()
-        return (t.mean + t.std * last).tolist()
+            return values
+        mean, std = t.mean, t.std
+        return [mean + std * v for v in values]

@@ -54,12 +54,14 @@ before they are written into the ring and the state. A refused step copies
 the kept arrays back and returns its code: every model array is then as it
 was, bit for bit, and nothing else was written.
 
-Bundles (tuples, as ``fleet.py``'s): ``net`` (A, RT, B, DT, moments, mom, wp,
-rng, state, hyper, config) of ``OnlineRNN.buffers()``; ``model`` (counters,
-max_weight); ``rings`` (ring_u, ring_xp, ring_xs, ring_dir, ring_y, ring_yn,
-ring_do, ring_s, ring_rng, ring_i); ``work`` (work_n, work_o, grad, slot_of,
-dense, wp_flat, rng_tmp, report), scratch written before it is read; ``keep``
-(A, RT, B, DT, moments, counters, rng), the kept copies.
+Bundles (tuples, as ``fleet.py``'s): ``net`` (A, RT, B, DT, moments, wp, rng,
+state, hyper, config), the fields of ``OnlineRNN.buffers()``; ``model``
+(counters, max_weight); ``rings`` (ring_u, ring_xp, ring_xs, ring_dir, ring_y,
+ring_yn, ring_do, ring_s, ring_rng, ring_i); ``work`` (work_n, work_o, grad,
+slot_of, dense, wp_flat, rng_tmp, report), scratch written before it is read;
+``keep`` the kept copies, four flat buffers (``guard._keep``): the network's
+weights and moments, the read-out's state (least squares only), the counters,
+the random stream. Few arrays per call keep Numba's dispatch cheap.
 """
 
 from numba import njit
@@ -86,7 +88,7 @@ from .layout import (
 )
 from .linalg import _copy, _matvec, _matvec_twins, _rmatvec
 from .network import _activate, _dact, _fill_noise, _hidden_clean, _hidden_twins, _hidden_twins_wp
-from .optim import _update_dense, _update_lowrank, _update_vector
+from .optim import _split_moments, _update_dense, _update_lowrank, _update_vector
 from .readouts import _readout_twins, _readout_twins_wp
 
 # rows of work_n (N,)
@@ -144,7 +146,7 @@ def _wp_redraw(wp_flat, rng_tmp, ring_rng, s, N, Is, O, sigma, kind):
 @njit(**INNER)
 def _delayed_update(net, counters, rings, work, z):
     """Steps (1) and (2): learn from the value ``z`` that just arrived."""
-    A, RT, B, DT, moments, mom, wp, rng, state, hyper, config = net
+    A, RT, B, DT, moments, wp, rng, state, hyper, config = net
     ring_u, ring_xp, ring_xs, ring_dir, ring_y, ring_yn, ring_do, ring_s, ring_rng, ring_i = rings
     work_n, work_o, grad, slot_of, dense, wp_flat, rng_tmp, report = work
     R = RT.T
@@ -171,7 +173,7 @@ def _delayed_update(net, counters, rings, work, z):
 
     counters[FK_ADAM] += 1
     t = counters[FK_ADAM]
-    mA, vA, mR, vR, mB, vB = mom
+    mA, vA, mR, vR, mB, vB = _split_moments(moments, N, I, B.shape[0])
 
     if method == WP:
         if opt == ADAM:
@@ -259,7 +261,7 @@ def _forward(net, work_n, work_o, wp_flat, u, output_noise):
     in the core's order: xi, then (``output_noise``, the perturbation read-out's)
     nu, and with a noisy reference twin xi0, nu0; WP's weight noise fills
     ``wp_flat``. Shared by both read-outs' kernels."""
-    A, RT, B, DT, moments, mom, wp, rng, state, hyper, config = net
+    A, RT, B, DT, moments, wp, rng, state, hyper, config = net
     R = RT.T
     D = DT.T
     N, I = A.shape
@@ -351,7 +353,7 @@ def learn_step(net, model, rings, work, keep, z, u, base):
     Returns 0 when the step is committed, else the code of
     ``guard._forecast_health`` with every array as before the step.
     """
-    A, RT, B, DT, moments, mom, wp, rng, state, hyper, config = net
+    A, RT, B, DT, moments, wp, rng, state, hyper, config = net
     counters, max_weight = model
     ring_u, ring_xp, ring_xs, ring_dir, ring_y, ring_yn, ring_do, ring_s, ring_rng, ring_i = rings
     work_n, work_o, grad, slot_of, dense, wp_flat, rng_tmp, report = work
@@ -396,7 +398,7 @@ def learn_step(net, model, rings, work, keep, z, u, base):
     ss = _store_hidden(slot, u, state[0], work_n, method, config[C_ACT], ring_u, ring_xp,
                        ring_i, ring_dir)
     if method == WP:
-        _copy(keep[6], ring_rng[slot])  # the position WP will redraw from
+        _copy(keep[3], ring_rng[slot])  # the position WP will redraw from
     _copy(fy, ring_y[slot])
     _copy(fyn, ring_yn[slot])
     _copy(xs_new, ring_xs[slot])

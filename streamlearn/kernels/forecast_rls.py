@@ -47,8 +47,8 @@ noise views of the hidden layer alone); ``model`` (W, P, rls, err_scale,
 track, counters, max_weight); ``rings`` (ring_u, ring_xp, ring_z, ring_g,
 ring_dir, ring_y, ring_yn, ring_s, ring_rng, ring_i, ring_base, ring_dl,
 ring_gx); ``work`` (work_n, work_o, grad, gain_q, wp_flat, rng_tmp, report);
-``keep`` (A, RT, B, DT, moments, counters, rng, W, err_scale, track,
-ring_dl, ring_gx).
+``keep`` as in ``forecast.py``, its second buffer holding W, err_scale, track,
+ring_dl and ring_gx.
 """
 
 from numba import njit
@@ -66,7 +66,7 @@ from .forecast import (
     _store_hidden,
     _wp_redraw,
 )
-from .guard import _forecast_health, _keep, _transfer, _transfer2
+from .guard import _forecast_health, _keep, _kept, _transfer, _transfer2
 from .layout import (
     ANP,
     BP,
@@ -82,7 +82,7 @@ from .layout import (
     WP,
 )
 from .linalg import _copy, _rmatvec
-from .optim import _update_dense, _update_lowrank
+from .optim import _split_moments, _update_dense, _update_lowrank
 from .rls import _rls_gain_restarting
 
 # counters
@@ -123,19 +123,19 @@ def _clipped_error(W_o, z_s, target, scale, o, n, rls):
 @njit(**INNER)
 def _hidden_update(net, rings, work, counters, s):
     """Step (2): slot ``s``'s update of A and R from its accumulated dl (eqs. 4, 5, 6, 8)."""
-    A, RT, B, DT, moments, mom, wp, rng, state, hyper, config = net
+    A, RT, B, DT, moments, wp, rng, state, hyper, config = net
     ring_u, ring_xp, ring_z, ring_g, ring_dir, ring_y, ring_yn, ring_s, ring_rng, ring_i, \
         ring_base, ring_dl, ring_gx = rings
     work_n, work_o, grad, gain_q, wp_flat, rng_tmp, report = work
     R = RT.T
-    N = A.shape[0]
+    N, I = A.shape
     method = config[C_METHOD]
     opt = config[C_OPT]
     sigma = hyper[H_SIGMA]
     lr = hyper[H_LR]
     counters[FK_ADAM] += 1
     t = counters[FK_ADAM]
-    mA, vA, mR, vR, mB, vB = mom
+    mA, vA, mR, vR, mB, vB = _split_moments(moments, N, I, B.shape[0])
     dl = ring_dl[s]
     g = grad[0]
     if method == WP:
@@ -209,11 +209,13 @@ def _learn_readout(W, rls, err_scale, track, rings, counters, config, z):
 def _keep_readout(W, err_scale, track, ring_dl, ring_gx, keep, save):
     """``guard._keep`` for what step (1) changes: W, the error scales, the gate's
     running errors and the pending slots' dl (or, for BP, gradients)."""
-    _transfer2(W, keep[7], save)
-    _transfer(err_scale, keep[8], save)
-    _transfer2(track, keep[9], save)
-    _transfer(ring_dl, keep[10], save)
-    _transfer2(ring_gx, keep[11], save)
+    buf = keep[1]
+    H, M = W.shape
+    _transfer2(W, _kept(buf, 0, W), save)
+    _transfer(err_scale, buf[H * M:H * M + H], save)
+    _transfer2(track, _kept(buf, H * M + H, track), save)
+    _transfer(ring_dl, buf[H * M + 3 * H:H * M + 4 * H], save)
+    _transfer2(ring_gx, _kept(buf, H * M + 4 * H, ring_gx), save)
 
 
 @njit(cache=True)
@@ -223,7 +225,7 @@ def learn_step(net, model, rings, work, keep, z, u, base):
     Returns 0 when the step is committed, else the code of
     ``guard._forecast_health`` with every array as before the step.
     """
-    A, RT, B, DT, moments, mom, wp, rng, state, hyper, config = net
+    A, RT, B, DT, moments, wp, rng, state, hyper, config = net
     W, P, rls, err_scale, track, counters, max_weight = model
     ring_u, ring_xp, ring_z, ring_g, ring_dir, ring_y, ring_yn, ring_s, ring_rng, ring_i, \
         ring_base, ring_dl, ring_gx = rings
@@ -274,7 +276,7 @@ def learn_step(net, model, rings, work, keep, z, u, base):
     ss = _store_hidden(slot, u, state[0], work_n, method, config[C_ACT], ring_u, ring_xp,
                        ring_i, ring_dir)
     if method == WP:
-        _copy(keep[6], ring_rng[slot])  # the position the update redraws from
+        _copy(keep[3], ring_rng[slot])  # the position the update redraws from
     if method == ANP:
         ring_s[slot] = ss
     zs = ring_z[slot]

@@ -118,33 +118,46 @@ def _transfer2(a, b, save):
 
 
 @njit(**INNER)
+def _kept(buf, off, M):
+    """The part of the flat kept buffer ``buf`` from ``off`` that mirrors the 2-D ``M``."""
+    return buf[off:off + M.shape[0] * M.shape[1]].reshape(M.shape)
+
+
+@njit(**INNER)
 def _keep(net, counters, keep, weights, readout, dmat, save):
     """Keep (``save``) or put back what a forecaster step may change: the counters and
     the random stream always, A, R and the moments when ``weights`` (an update is
-    applied this step), B when ``readout``, D when ``dmat``. ``net`` is
-    ``OnlineRNN.buffers()``'s bundle and ``keep`` starts with copies of the same
-    shapes (A, RT, B, DT, moments, counters, rng)."""
+    applied this step), B when ``readout``, D when ``dmat``. ``net`` is the
+    network's bundle (A, RT, B, DT, moments, wp, rng, ...) and ``keep`` holds flat
+    buffers: (A, RT, B, DT, moments in that order, ..., counters, rng)."""
     A, RT, B, DT, moments = net[0], net[1], net[2], net[3], net[4]
-    rng = net[7]
-    _transfer(counters, keep[5], save)
-    _transfer(rng, keep[6], save)
+    buf = keep[0]
+    nA = A.shape[0] * A.shape[1]
+    nR = RT.shape[0] * RT.shape[1]
+    nB = B.shape[0] * B.shape[1]
+    _transfer(counters, keep[2], save)
+    _transfer(net[6], keep[3], save)
     if weights:
-        _transfer2(A, keep[0], save)
-        _transfer2(RT, keep[1], save)
-        _transfer(moments, keep[4], save)
+        _transfer2(A, _kept(buf, 0, A), save)
+        _transfer2(RT, _kept(buf, nA, RT), save)
+        _transfer(moments, buf[nA + 2 * nR + nB:nA + 2 * nR + nB + moments.shape[0]], save)
     if readout:
-        _transfer2(B, keep[2], save)
+        _transfer2(B, _kept(buf, nA + nR, B), save)
     if dmat:
-        _transfer2(DT, keep[3], save)
+        _transfer2(DT, _kept(buf, nA + nR + nB, DT), save)
 
 
 @njit(**INNER)
 def _absmax_ok(M, bound):
-    """True if every entry of the 2-D ``M`` is finite and at most ``bound`` in magnitude."""
+    """True if every entry of the 2-D ``M`` is finite and at most ``bound`` in magnitude
+    (a row at a time, without an early exit inside a row, so that it vectorises)."""
     for i in range(M.shape[0]):
-        for j in range(M.shape[1]):
-            if not abs(M[i, j]) <= bound:
-                return False
+        row = M[i]
+        bad = False
+        for j in range(row.shape[0]):
+            bad |= not abs(row[j]) <= bound
+        if bad:
+            return False
     return True
 
 
