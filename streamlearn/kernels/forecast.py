@@ -255,73 +255,65 @@ def _delayed_update(net, counters, rings, work, z):
 
 
 @njit(**INNER)
-def _forward(net, work_n, work_o, wp_flat, u, output_noise):
-    """Step (4)'s hidden layer: both twins on ``u`` (eqs. 1, 3, 7), their states into
-    work_n's F_XS and F_XSN rows (F_XSN = F_XS without twins). The noise is drawn
-    in the core's order: xi, then (``output_noise``, the perturbation read-out's)
-    nu, and with a noisy reference twin xi0, nu0; WP's weight noise fills
-    ``wp_flat``. Shared by both read-outs' kernels."""
-    A, RT, B, DT, moments, wp, rng, state, hyper, config = net
-    R = RT.T
-    D = DT.T
+def _forward(net, work_n, work_o, wp_flat, u, decorrelate, output_noise):
+    """Steps (3) and (4) of both read-outs' kernels: with ``decorrelate`` the
+    decorrelation update of time t - 1 on its clean state (eq. 10), then both twins
+    on ``u`` (eqs. 1, 3, 7), their states into work_n's F_XS and F_XSN rows (F_XSN
+    = F_XS without twins). The noise is drawn in the core's order: xi, then
+    (``output_noise``, the perturbation read-out's) nu, and with a noisy reference
+    twin xi0, nu0; WP's weight noise fills ``wp_flat``."""
+    A, DT, rng, state, hyper, config = net[0], net[3], net[6], net[7], net[8], net[9]
+    R = net[1].T
     N, I = A.shape
-    method = config[C_METHOD]
-    act = config[C_ACT]
-    decor = config[C_DECOR] != 0
+    method, act, kind = config[C_METHOD], config[C_ACT], config[C_NOISE]
     sigma = hyper[H_SIGMA]
-    kind = config[C_NOISE]
-    xs = state[0]
-    xsn = state[1]
-    alpha = work_n[F_ALPHA]
-    alphan = work_n[F_ALPHAN]
-    x = work_n[F_X]
-    xn = work_n[F_XN]
-    xs_new = work_n[F_XS]
-    xsn_new = work_n[F_XSN]
-    xi = work_n[F_XI]
-    xi0 = work_n[F_XI0]
-    twins = method != BP
+    if decorrelate:
+        _decorrelate(DT.T, state[0], work_n[F_TMP], hyper[H_LR_DEC])
+    alpha, alphan, x, xn = work_n[F_ALPHA], work_n[F_ALPHAN], work_n[F_X], work_n[F_XN]
     if method == WP:
         _fill_noise(rng, wp_flat, sigma, kind)
         xiA = wp_flat[0:N * I].reshape((N, I))
         xiR = wp_flat[N * I:N * I + N * N].reshape((N, N))
-        _hidden_twins_wp(A, R, xiA, xiR, u, xs, xsn, alpha, alphan)
-    elif twins:
-        _fill_noise(rng, xi, sigma, kind)
+        _hidden_twins_wp(A, R, xiA, xiR, u, state[0], state[1], alpha, alphan)
+    elif method != BP:
+        _fill_noise(rng, work_n[F_XI], sigma, kind)
         if output_noise:
             _fill_noise(rng, work_o[F_NU], sigma, kind)
         if config[C_NOISY_REF] != 0:
-            _fill_noise(rng, xi0, sigma, kind)
+            _fill_noise(rng, work_n[F_XI0], sigma, kind)
             _fill_noise(rng, work_o[F_NU0], sigma, kind)
-        _hidden_twins(A, R, u, xs, xsn, xi0, xi, alpha, alphan)
+        _hidden_twins(A, R, u, state[0], state[1], work_n[F_XI0], work_n[F_XI], alpha, alphan)
     else:
-        _hidden_clean(A, R, u, xs, alpha)
+        _hidden_clean(A, R, u, state[0], alpha)
     _activate(alpha, x, act)
-    if twins:
+    if method != BP:
         _activate(alphan, xn, act)
-        if decor:
-            _matvec_twins(D, x, xn, xs_new, xsn_new)
+        if config[C_DECOR] != 0:
+            _matvec_twins(DT.T, x, xn, work_n[F_XS], work_n[F_XSN])
         else:
-            _copy(x, xs_new)
-            _copy(xn, xsn_new)
+            _copy(x, work_n[F_XS])
+            _copy(xn, work_n[F_XSN])
     else:
-        if decor:
-            _matvec(D, x, xs_new)
+        if config[C_DECOR] != 0:
+            _matvec(DT.T, x, work_n[F_XS])
         else:
-            _copy(x, xs_new)
-        _copy(xs_new, xsn_new)
+            _copy(x, work_n[F_XS])
+        _copy(work_n[F_XS], work_n[F_XSN])
 
 
 @njit(**INNER)
-def _store_hidden(slot, u, xs, work_n, method, act, ring_u, ring_xp, ring_i, ring_dir):
-    """The hidden-layer activity of this step into its ring slot (the vectors its
-    later update needs); returns ||alpha~ - alpha||^2 for ANP (else 0)."""
-    N = xs.shape[0]
+def _commit_hidden(slot, u, net, work_n, rng0, ring_u, ring_xp, ring_i, ring_dir, ring_rng):
+    """Commit the hidden layer's part of the step: the activity its later update
+    needs into ring slot ``slot`` (u, xs_{t-1}, the input count, the direction of
+    ANP, NP or BP, WP's stream position ``rng0`` before the step's draws), then the
+    new states. Returns ||alpha~ - alpha||^2 for ANP (else 0)."""
+    state, config = net[7], net[9]
+    method = config[C_METHOD]
+    N = state.shape[1]
     alpha = work_n[F_ALPHA]
     for k in range(u.shape[0]):
         ring_u[slot, k] = u[k]
-    for j in range(N):
-        ring_xp[slot, j] = xs[j]
+    _copy(state[0], ring_xp[slot])
     ring_i[slot] = u.shape[0]
     ss = 0.0
     if method == ANP:
@@ -335,15 +327,12 @@ def _store_hidden(slot, u, xs, work_n, method, act, ring_u, ring_xp, ring_i, rin
     elif method == BP:
         x = work_n[F_X]
         for i in range(N):
-            ring_dir[slot, i] = _dact(alpha[i], x[i], act)
-    return ss
-
-
-@njit(**INNER)
-def _commit_state(state, work_n):
-    """The new states: xs_t, and the noisy twin's (the clean one's without twins)."""
+            ring_dir[slot, i] = _dact(alpha[i], x[i], config[C_ACT])
+    elif method == WP:
+        _copy(rng0, ring_rng[slot])  # the position WP's update redraws from
     _copy(work_n[F_XS], state[0])
     _copy(work_n[F_XSN], state[1])
+    return ss
 
 
 @njit(cache=True)
@@ -367,11 +356,7 @@ def learn_step(net, model, rings, work, keep, z, u, base):
     _keep(net, counters, keep, learns, learns, decor and learns, True)
 
     _delayed_update(net, counters, rings, work, z)
-    # (3) the decorrelation step of time t - 1, on its clean state
-    if decor and learns:
-        _decorrelate(DT.T, state[0], work_n[F_TMP], hyper[H_LR_DEC])
-    # (4) both twins on u, and their outputs
-    _forward(net, work_n, work_o, wp_flat, u, True)
+    _forward(net, work_n, work_o, wp_flat, u, decor and learns, True)
     xs_new = work_n[F_XS]
     xsn_new = work_n[F_XSN]
     y = work_o[F_Y]
@@ -380,7 +365,8 @@ def learn_step(net, model, rings, work, keep, z, u, base):
         xiB = _wp_views(wp_flat, N, u.shape[0], O)[2]
         _readout_twins_wp(B, xiB, xs_new, xsn_new, y, yn)
     elif twins:
-        _readout_twins(B, xs_new, xsn_new, y, yn, work_o[F_NU0], work_o[F_NU])
+        _readout_twins(B, B, y, u, False, False, xs_new, xsn_new, y, yn, work_o[F_NU0],
+                       work_o[F_NU], True)
     else:
         _matvec(B, xs_new, y)
     fy = work_o[F_FY]
@@ -395,15 +381,10 @@ def learn_step(net, model, rings, work, keep, z, u, base):
         return code
 
     slot = steps % O
-    ss = _store_hidden(slot, u, state[0], work_n, method, config[C_ACT], ring_u, ring_xp,
-                       ring_i, ring_dir)
-    if method == WP:
-        _copy(keep[3], ring_rng[slot])  # the position WP will redraw from
     _copy(fy, ring_y[slot])
     _copy(fyn, ring_yn[slot])
     _copy(xs_new, ring_xs[slot])
     if method == ANP:
-        ring_s[slot, S_SSA] = ss
         ss = 0.0
         for o in range(O):
             d = yn[o] - y[o]
@@ -412,7 +393,10 @@ def learn_step(net, model, rings, work, keep, z, u, base):
         ring_s[slot, S_SSB] = ss
     elif method == NP:
         _copy(work_o[F_NU], ring_do[slot])
-    _commit_state(state, work_n)
+    ss = _commit_hidden(slot, u, net, work_n, keep[3], ring_u, ring_xp, ring_i, ring_dir,
+                        ring_rng)
+    if method == ANP:
+        ring_s[slot, S_SSA] = ss
     counters[FK_STEPS] += 1
     return 0
 

@@ -54,29 +54,16 @@ ring_dl and ring_gx.
 from numba import njit
 
 from .._jit import INNER
-from .decorrelation import _decorrelate
-from .forecast import (
-    F_FY,
-    F_FYN,
-    F_TMP,
-    F_XS,
-    F_XSN,
-    _commit_state,
-    _forward,
-    _store_hidden,
-    _wp_redraw,
-)
+from .forecast import F_FY, F_FYN, F_TMP, F_XS, F_XSN, _commit_hidden, _forward, _wp_redraw
 from .guard import _forecast_health, _keep, _kept, _transfer, _transfer2
 from .layout import (
     ANP,
     BP,
-    C_ACT,
     C_DECOR,
     C_METHOD,
     C_NOISE,
     C_OPT,
     H_LR,
-    H_LR_DEC,
     H_SIGMA,
     NP,
     WP,
@@ -243,11 +230,9 @@ def learn_step(net, model, rings, work, keep, z, u, base):
     # (2) the step of time t - H has all its targets: one hidden update
     if hidden:
         _hidden_update(net, rings, work, counters, (steps - H) % H)
-    # (3) the decorrelation step of time t - 1, on its clean state
-    if decor and steps > 0:
-        _decorrelate(DT.T, state[0], work_n[F_TMP], hyper[H_LR_DEC])
-    # (4) both twins on u (no output noise: the read-out is least squares)
-    _forward(net, work_n, work_o, wp_flat, u, False)
+    # (3), (4): D's update of time t - 1, both twins on u (no output noise: the
+    # read-out is least squares)
+    _forward(net, work_n, work_o, wp_flat, u, decor and steps > 0, False)
     xs_new = work_n[F_XS]
     xsn_new = work_n[F_XSN]
     fy = work_o[F_FY]
@@ -273,17 +258,15 @@ def learn_step(net, model, rings, work, keep, z, u, base):
         return code
 
     slot = steps % H
-    ss = _store_hidden(slot, u, state[0], work_n, method, config[C_ACT], ring_u, ring_xp,
-                       ring_i, ring_dir)
-    if method == WP:
-        _copy(keep[3], ring_rng[slot])  # the position the update redraws from
-    if method == ANP:
-        ring_s[slot] = ss
     zs = ring_z[slot]
     for j in range(N):
         zs[j] = xs_new[j]
     for k in range(I):
         zs[N + k] = u[k]
+    ss = _commit_hidden(slot, u, net, work_n, keep[3], ring_u, ring_xp, ring_i, ring_dir,
+                        ring_rng)
+    if method == ANP:
+        ring_s[slot] = ss
     _copy(fy, ring_y[slot])
     _copy(fyn, ring_yn[slot])
     ring_base[slot] = base
@@ -294,6 +277,5 @@ def learn_step(net, model, rings, work, keep, z, u, base):
     if _rls_gain_restarting(P, zs, rls[R_LAM], rls[R_PMAX], rls[R_ALPHA], ring_g[slot],
                             gain_q):
         counters[FK_RESTARTS] += 1
-    _commit_state(state, work_n)
     counters[FK_STEPS] += 1
     return 0
