@@ -353,7 +353,31 @@ def bench_forecaster(cfg):
               f"{fmt(row['core1_us'], ' us')}, {fmt(row['f1_vs_core26'])}x OnlineRNN(26 inputs) "
               f"{fmt(row['core26_us'], ' us')}; 24 horizons {fmt(row['f24_us'], ' us')}",
               flush=True)
-    return rows
+    # larger networks: 15 horizons (docs/reliability.md's guard table), each read-out
+    sizes = []
+    for N in (32, 100, 300):
+        n = max(100, T * 32 // (N * 6))
+        for readout, opt in (("rls", "sgd"), ("perturbation", "adam")):
+            core = OnlineRNN(1, N, 1, optimizer=opt, seed=0, lr=1e-6)
+            f15 = RNNForecaster(max_horizon=15, n_hidden=N, readout=readout, seed=0)
+
+            def run_f15(model=f15):
+                for y in ys[:n]:
+                    model.learn_one(y)
+                    model.forecast(15)
+
+            contenders = {"core": (run_core(core, U1[:n]), n), "f15": (run_f15, n)}
+            for fn, _ in contenders.values():
+                fn()
+            res = side_by_side(contenders, cfg.repeats)
+            sizes.append({"N": N, "readout": readout, "optimizer": opt, "steps": n,
+                          "core_us": stats(np.array(res["core"]) * 1e6),
+                          "f15_us": stats(np.array(res["f15"]) * 1e6),
+                          "ratio": ratio_stats(res["f15"], res["core"])})
+            print(f"  forecaster N={N} {readout}/{opt}, 15 horizons: "
+                  f"{fmt(sizes[-1]['f15_us'], ' us')}, {fmt(sizes[-1]['ratio'])}x OnlineRNN "
+                  f"{fmt(sizes[-1]['core_us'], ' us')}", flush=True)
+    return {"rows": rows, "sizes": sizes}
 
 
 def bench_memory(cfg):
@@ -607,9 +631,32 @@ def _run(args):
         print(f"  ({time.perf_counter() - t0:.0f} s)", flush=True)
     results["machine"]["load_after"] = os.getloadavg()
     results["seconds"] = time.perf_counter() - t_start
-    for folder in [Path(args.out)] + ([DOCS] if args.write_docs else []):
-        write_report(results, folder)
+    results["generated"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    write_report(results, Path(args.out))
+    if args.write_docs:
+        if only:  # some sections: into the committed report, the others as they were
+            results = _merged(results, only)
+        write_report(results, DOCS)
     return 0
+
+
+def _merged(results, only):
+    """docs/benchmarks.json with the sections just run replaced (each noting when and
+    under what load it ran); the page keeps the date of its full run."""
+    old = json.loads((DOCS / "benchmarks.json").read_text())
+    if "generated" not in old:  # written before the field existed: the page's own date
+        m = re.search(r"on (\d{4}-\d\d-\d\d \d\d:\d\d UTC)",
+                      (DOCS / "benchmarks.md").read_text())
+        old["generated"] = m.group(1) if m else None
+    la, lb = results["machine"].get("load_before"), results["machine"]["load_after"]
+    for name in only:
+        section = results[name]
+        if isinstance(section, dict):
+            section["when"] = (f"Run on its own by `python -m benchmarks --only {name} "
+                               f"--write-docs` on {results['generated']} (load average "
+                               f"before {la[0]:.1f}, after {lb[0]:.1f}). " if la else "")
+        old[name] = section
+    return old
 
 
 def write_report(results, folder):

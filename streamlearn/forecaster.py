@@ -471,22 +471,19 @@ class RNNForecaster(RNNLearner, Forecaster):
         guard refuses follows ``on_divergence`` (docs/reliability.md).
         """
         owner = type(self).__name__
-        sample = self._parse(x if self.exogenous else None, y, labelled=True)
-        if sample is None:  # invalid, and on_invalid="skip"
+        parsed = self._parse(x if self.exogenous else None, y, labelled=True)
+        if parsed is None:  # invalid, and on_invalid="skip"
             return
-        (values, new), target = sample
+        (values, new), target = parsed
         if new:
             self._features.add(new)
             self._add_inputs(len(new))
         t = self._target
         saved = (t.n, t.mean, t.m2), (self._features.stats() if values else None)
-        z = t.learn(target)
-        u = self._input(values, z)
-        base = z if self.residual else 0.0
+        kernel = FR.learn_step if self.readout == "rls" else FK.learn_step
         args = self.__dict__.get("_args") or self._kernel_args()
-        code = (FR.learn_step if self.readout == "rls" else FK.learn_step)(*args, z, u, base)
+        code = kernel(*args, self._sample(t.learn(target), values))
         if code == 0:
-            self._push_lag(z)
             return
         # refused: the kernel left every array as it was; the scalers go back too
         reason = self._reason(code)
@@ -509,48 +506,32 @@ class RNNForecaster(RNNLearner, Forecaster):
             return
         # rollback: the same step with learning switched off, so time moves on
         net.n_rollbacks += 1
-        z = t.learn(target)
-        u = self._input(values, z)
+        sample = self._sample(t.learn(target), values)
         buffers = net.buffers()
         hyper = buffers.hyper
         lrs = hyper[H_LR], hyper[H_LR_DEC]
         moments = buffers.moments.copy()
         hyper[H_LR] = hyper[H_LR_DEC] = 0.0
         try:
-            code = self._step(z, u, base)
+            code = kernel(*self._kernel_args(), sample)
         finally:
             hyper[H_LR], hyper[H_LR_DEC] = lrs
             buffers.moments[:] = moments
-        if code == 0:
-            self._push_lag(z)
-        else:  # the forward pass itself failed: drop the sample
+        if code != 0:  # the forward pass itself failed: drop the sample
             self._restore(saved)
 
-    def _input(self, values, z):
-        """The input vector: constant, latest value, lags (in the current standard units),
-        features. The lag window moves on when the step is committed (``_push_lag``)."""
+    def _sample(self, z, values):
+        """The kernel's ``sample`` bundle for the value ``z`` (standard units) and the
+        features: the input vector (constant, latest value, features; the kernel fills
+        the lag columns from the raw window ``_recent`` in the current standard units,
+        and moves the window on when the step is committed), the base of the forecasts
+        and the target's scaling."""
         u = self._features.encode(values, self.network.dtype, learn=True)
         u[1] = z
-        L = self.lags
-        if L:
-            recent = self._recent
-            t = self._target
-            n = min(L, (t.n if t.enabled else self.n_steps + 1) - 1)  # lags seen so far
-            if n > 0:
-                u[2:2 + n] = (recent[:n] - t.mean) / t.std if t.enabled else recent[:n]
-        return u
-
-    def _push_lag(self, z):
-        """The lag window moves on: the value just learned becomes y_{t-1}."""
-        if self.lags:
-            recent = self._recent
-            recent[1:] = recent[:-1].copy()
-            recent[0] = self._target.invert(z)
-
-    def _step(self, z, u, base):
-        """One kernel step (a transaction): 0 committed, else the refusal's code."""
-        kernel = FR.learn_step if self.readout == "rls" else FK.learn_step
-        return kernel(*self._kernel_args(), z, u, base)
+        t = self._target
+        n = min(self.lags, (t.n if t.enabled else self.n_steps + 1) - 1)  # lags seen so far
+        return (z, u, z if self.residual else 0.0, self._recent, n, float(t.mean),
+                float(t.std), t.enabled)
 
     def _restore(self, saved):
         """The target's (and the features') running statistics as before the step."""

@@ -335,13 +335,40 @@ def _commit_hidden(slot, u, net, work_n, rng0, ring_u, ring_xp, ring_i, ring_dir
     return ss
 
 
+@njit(**INNER)
+def _lags_in(sample):
+    """The lagged values into the input: u[2 + i] = y_{t-1-i} in the target's current
+    standard units (``scaled``), for the ``n`` lags seen so far."""
+    u, recent, n, mean, std, scaled = sample[1], sample[3], sample[4], sample[5], sample[6], \
+        sample[7]
+    for i in range(n):
+        u[2 + i] = (recent[i] - mean) / std if scaled else recent[i]
+
+
+@njit(**INNER)
+def _lags_push(sample):
+    """The lag window moves on (a committed step): the value just learned, in raw
+    units, becomes y_{t-1}."""
+    z, recent, mean, std, scaled = sample[0], sample[3], sample[5], sample[6], sample[7]
+    for i in range(recent.shape[0] - 1, 0, -1):
+        recent[i] = recent[i - 1]
+    if recent.shape[0]:
+        recent[0] = mean + std * z if scaled else z
+
+
 @njit(cache=True)
-def learn_step(net, model, rings, work, keep, z, u, base):
+def learn_step(net, model, rings, work, keep, sample):
     """One time step: learn from ``z`` (the value now arriving), then step on ``u``.
 
-    Returns 0 when the step is committed, else the code of
-    ``guard._forecast_health`` with every array as before the step.
+    ``sample`` is (z, u, base, recent, n, mean, std, scaled): the value in standard
+    units, the input (its lag columns are filled here, ``_lags_in``), the base of
+    the forecasts, the raw lag window and how many lags it holds so far, the
+    target's running mean and standard deviation, and whether the target is
+    scaled. Returns 0 when the step is committed (the lag window then moves on),
+    else the code of ``guard._forecast_health`` with every array as before the step.
     """
+    z, u, base = sample[0], sample[1], sample[2]
+    _lags_in(sample)
     A, RT, B, DT, moments, wp, rng, state, hyper, config = net
     counters, max_weight = model
     ring_u, ring_xp, ring_xs, ring_dir, ring_y, ring_yn, ring_do, ring_s, ring_rng, ring_i = rings
@@ -397,6 +424,7 @@ def learn_step(net, model, rings, work, keep, z, u, base):
                         ring_rng)
     if method == ANP:
         ring_s[slot, S_SSA] = ss
+    _lags_push(sample)
     counters[FK_STEPS] += 1
     return 0
 

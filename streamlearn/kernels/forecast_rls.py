@@ -54,7 +54,18 @@ ring_dl and ring_gx.
 from numba import njit
 
 from .._jit import INNER
-from .forecast import F_FY, F_FYN, F_TMP, F_XS, F_XSN, _commit_hidden, _forward, _wp_redraw
+from .forecast import (
+    F_FY,
+    F_FYN,
+    F_TMP,
+    F_XS,
+    F_XSN,
+    _commit_hidden,
+    _forward,
+    _lags_in,
+    _lags_push,
+    _wp_redraw,
+)
 from .guard import _forecast_health, _keep, _kept, _transfer, _transfer2
 from .layout import (
     ANP,
@@ -206,12 +217,14 @@ def _keep_readout(W, err_scale, track, ring_dl, ring_gx, keep, save):
 
 
 @njit(cache=True)
-def learn_step(net, model, rings, work, keep, z, u, base):
+def learn_step(net, model, rings, work, keep, sample):
     """One time step: learn from ``z`` (the value now arriving), then step on ``u``.
 
-    Returns 0 when the step is committed, else the code of
-    ``guard._forecast_health`` with every array as before the step.
+    ``sample`` as in ``forecast.learn_step``. Returns 0 when the step is committed,
+    else the code of ``guard._forecast_health`` with every array as before the step.
     """
+    z, u, base = sample[0], sample[1], sample[2]
+    _lags_in(sample)
     A, RT, B, DT, moments, wp, rng, state, hyper, config = net
     W, P, rls, err_scale, track, counters, max_weight = model
     ring_u, ring_xp, ring_z, ring_g, ring_dir, ring_y, ring_yn, ring_s, ring_rng, ring_i, \
@@ -277,5 +290,6 @@ def learn_step(net, model, rings, work, keep, z, u, base):
     if _rls_gain_restarting(P, zs, rls[R_LAM], rls[R_PMAX], rls[R_ALPHA], ring_g[slot],
                             gain_q):
         counters[FK_RESTARTS] += 1
+    _lags_push(sample)
     counters[FK_STEPS] += 1
     return 0
