@@ -634,7 +634,8 @@ def _run(args):
     results["generated"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     write_report(results, Path(args.out))
     if args.write_docs:
-        if only:  # some sections: into the committed report, the others as they were
+        if only and (DOCS / "benchmarks.json").is_file():
+            # some sections: into the committed report, the others as they were
             results = _merged(results, only)
         write_report(results, DOCS)
     return 0
