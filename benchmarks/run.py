@@ -298,6 +298,88 @@ def bench_vs_naive(cfg):
     return rows
 
 
+def bench_forecaster(cfg):
+    """Target 9: RNNForecaster.learn_one + forecast against OnlineRNN.learn_one, per step.
+
+    32 hidden units, the forecaster's defaults (24 lags, so 26 inputs) at 1 and 24
+    horizons, with each read-out and its default optimiser, against OnlineRNN on the
+    same optimiser: with one input (the core's plain step) and with the forecaster's
+    26 inputs and read-out (the same arithmetic without the River layer).
+    """
+    from streamlearn import OnlineRNN
+    from streamlearn.forecaster import RNNForecaster
+
+    T = 2000 if cfg.quick else 6000
+    t = np.arange(T + 1)
+    ys = [float(v) for v in 10.0 + np.sin(t / 6.0) + 0.1 * np.cos(t * 1.7)]
+    U1, Y1 = stream(T)
+    rows = []
+    for readout, opt in (("rls", "sgd"), ("perturbation", "adam")):
+        core_kw = dict(optimizer=opt, seed=0, lr=1e-6)
+        core1 = OnlineRNN(1, 32, 1, **core_kw)
+        core26 = OnlineRNN(26, 32, 1, readout=readout, **core_kw)
+        U26 = np.random.default_rng(1).normal(size=(T, 26))
+        U26[:, 0] = 1.0
+        f1 = RNNForecaster(max_horizon=1, n_hidden=32, readout=readout, seed=0)
+        f24 = RNNForecaster(max_horizon=24, n_hidden=32, readout=readout, seed=0)
+
+        def run_core(model, U):
+            def run():
+                for u, y in zip(U, Y1):
+                    model.learn_one(u, y)
+            return run
+
+        def run_forecaster(model, H):
+            def run():
+                for y in ys[:T]:
+                    model.learn_one(y)
+                    model.forecast(H)
+            return run
+
+        contenders = {"core1": (run_core(core1, U1), T), "core26": (run_core(core26, U26), T),
+                      "f1": (run_forecaster(f1, 1), T), "f24": (run_forecaster(f24, 24), T)}
+        for fn, _ in contenders.values():  # compile and warm up
+            fn()
+        res = side_by_side(contenders, cfg.repeats)
+        row = {"readout": readout, "optimizer": opt, "steps": T}
+        for k, v in res.items():
+            row[k + "_us"] = stats(np.array(v) * 1e6)
+        for k in ("f1", "f24"):
+            row[k + "_vs_core1"] = ratio_stats(res[k], res["core1"])
+            row[k + "_vs_core26"] = ratio_stats(res[k], res["core26"])
+        rows.append(row)
+        print(f"  forecaster {readout}/{opt}: 1 horizon {fmt(row['f1_us'], ' us')}, "
+              f"{fmt(row['f1_vs_core1'])}x OnlineRNN(1 input) "
+              f"{fmt(row['core1_us'], ' us')}, {fmt(row['f1_vs_core26'])}x OnlineRNN(26 inputs) "
+              f"{fmt(row['core26_us'], ' us')}; 24 horizons {fmt(row['f24_us'], ' us')}",
+              flush=True)
+    # larger networks: 15 horizons (docs/reliability.md's guard table), each read-out
+    sizes = []
+    for N in (32, 100, 300):
+        n = max(100, T * 32 // (N * 6))
+        for readout, opt in (("rls", "sgd"), ("perturbation", "adam")):
+            core = OnlineRNN(1, N, 1, optimizer=opt, seed=0, lr=1e-6)
+            f15 = RNNForecaster(max_horizon=15, n_hidden=N, readout=readout, seed=0)
+
+            def run_f15(model=f15):
+                for y in ys[:n]:
+                    model.learn_one(y)
+                    model.forecast(15)
+
+            contenders = {"core": (run_core(core, U1[:n]), n), "f15": (run_f15, n)}
+            for fn, _ in contenders.values():
+                fn()
+            res = side_by_side(contenders, cfg.repeats)
+            sizes.append({"N": N, "readout": readout, "optimizer": opt, "steps": n,
+                          "core_us": stats(np.array(res["core"]) * 1e6),
+                          "f15_us": stats(np.array(res["f15"]) * 1e6),
+                          "ratio": ratio_stats(res["f15"], res["core"])})
+            print(f"  forecaster N={N} {readout}/{opt}, 15 horizons: "
+                  f"{fmt(sizes[-1]['f15_us'], ' us')}, {fmt(sizes[-1]['ratio'])}x OnlineRNN "
+                  f"{fmt(sizes[-1]['core_us'], ' us')}", flush=True)
+    return {"rows": rows, "sizes": sizes}
+
+
 def bench_memory(cfg):
     """Target 7: resident memory over a long stream, after warm-up."""
     from streamlearn import OnlineRNN
@@ -470,7 +552,7 @@ def plot(rows, path):
 
 
 SECTIONS = ("startup", "methods", "wp_vs_anp", "float32", "threads", "regressor", "naive",
-            "memory")
+            "forecaster", "memory")
 
 
 def _sections(text):
@@ -534,6 +616,7 @@ def _run(args):
                 ("threads", bench_threads),
                 ("regressor", bench_regressor_vs_river),
                 ("naive", bench_vs_naive),
+                ("forecaster", bench_forecaster),
                 ("memory", bench_memory)]
     only = set(args.only)
     results = {"quick": args.quick, "repeats": args.repeats,
@@ -548,9 +631,33 @@ def _run(args):
         print(f"  ({time.perf_counter() - t0:.0f} s)", flush=True)
     results["machine"]["load_after"] = os.getloadavg()
     results["seconds"] = time.perf_counter() - t_start
-    for folder in [Path(args.out)] + ([DOCS] if args.write_docs else []):
-        write_report(results, folder)
+    results["generated"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    write_report(results, Path(args.out))
+    if args.write_docs:
+        if only and (DOCS / "benchmarks.json").is_file():
+            # some sections: into the committed report, the others as they were
+            results = _merged(results, only)
+        write_report(results, DOCS)
     return 0
+
+
+def _merged(results, only):
+    """docs/benchmarks.json with the sections just run replaced (each noting when and
+    under what load it ran); the page keeps the date of its full run."""
+    old = json.loads((DOCS / "benchmarks.json").read_text())
+    if "generated" not in old:  # written before the field existed: the page's own date
+        m = re.search(r"on (\d{4}-\d\d-\d\d \d\d:\d\d UTC)",
+                      (DOCS / "benchmarks.md").read_text())
+        old["generated"] = m.group(1) if m else None
+    la, lb = results["machine"].get("load_before"), results["machine"]["load_after"]
+    for name in only:
+        section = results[name]
+        if isinstance(section, dict):
+            section["when"] = (f"Run on its own by `python -m benchmarks --only {name} "
+                               f"--write-docs` on {results['generated']} (load average "
+                               f"before {la[0]:.1f}, after {lb[0]:.1f}). " if la else "")
+        old[name] = section
+    return old
 
 
 def write_report(results, folder):

@@ -9,6 +9,7 @@ from .defaults import FORECAST_LR, FORECAST_RLS_LR
 from .kernels import forecast as FK
 from .kernels import forecast_rls as FR
 from .kernels.layout import H_LR, H_LR_DEC
+from .kernels.rls import _rls_restart
 from .methods import forecaster_defaults
 from .online_rnn import DivergenceError, OnlineRNN
 from .river_base import RNNLearner
@@ -24,8 +25,6 @@ DEFAULT_LR = FORECAST_LR
 #: ``streamlearn.defaults.FORECAST_RLS_LR`` (docs/forecasting.md).
 RLS_DEFAULT_LR = FORECAST_RLS_LR
 
-
-_NO_READOUT = np.zeros((0, 0))
 
 
 class RNNForecaster(RNNLearner, Forecaster):
@@ -273,7 +272,7 @@ class RNNForecaster(RNNLearner, Forecaster):
             lr=default if lr is None else lr, optimizer=optimizer))
         if residual:
             # a zero read-out makes the untrained forecaster the persistence forecast
-            self.network._B[:] = 0.0
+            self.network.B[:] = 0.0
         self._init_maps(n_fixed=2 + self.lags)
         self._recent = np.zeros(self.lags, dtype=np.float64)  # raw y_{t-1}, ..., y_{t-lags}
         self._allocate()
@@ -291,19 +290,14 @@ class RNNForecaster(RNNLearner, Forecaster):
     # -- buffers -------------------------------------------------------------------
 
     def _allocate(self):
+        """The forecaster's state (rings, counters; with "rls" W and P) and scratch."""
+        self.__dict__.pop("_args", None)
         if self.readout == "rls":
             self._allocate_rls()
             return
         net = self.network
         N, H, dt = net.n_hidden, net.n_outputs, net.dtype
         I = net.n_inputs
-        wp = net.method == "wp"
-        self._dense = np.zeros(net._n_weights() if wp and net.optimizer == "adam" else 0, dt)
-        self._rng_tmp = np.zeros(4, np.uint64)
-        self._work_n = np.zeros((FK.N_FWORK_N, N), dt)
-        self._work_o = np.zeros((FK.N_FWORK_O, H), dt)
-        self._grad = np.zeros((H, N), dt)
-        self._slot_of = np.zeros(H, np.int64)
         self._ring_u = np.zeros((H, I), dt)
         self._ring_xp = np.zeros((H, N), dt)
         self._ring_xs = np.zeros((H, N), dt)
@@ -315,6 +309,7 @@ class RNNForecaster(RNNLearner, Forecaster):
         self._ring_rng = np.zeros((H, 4), np.uint64)
         self._ring_i = np.zeros(H, np.int64)
         self._counters = np.zeros(FK.N_FCOUNTERS, np.int64)
+        self._allocate_scratch()
 
     def _allocate_rls(self):
         net = self.network
@@ -322,7 +317,7 @@ class RNNForecaster(RNNLearner, Forecaster):
         M = N + I
         self._W = np.zeros((H, M))
         self._P = np.zeros((M, M))
-        FR._rls_restart(self._P, float(self.rls_alpha))
+        _rls_restart(self._P, float(self.rls_alpha))
         self._rls = np.zeros(FR.N_RLS)
         self._rls[FR.R_LAM] = float(self.rls_forgetting)
         self._rls[FR.R_ALPHA] = float(self.rls_alpha)
@@ -333,7 +328,6 @@ class RNNForecaster(RNNLearner, Forecaster):
         self._rls[FR.R_GATE_RATE] = 0.01  # the gate's memory: about 100 targets
         self._err_scale = np.zeros(H)
         self._track = np.zeros((2, H))  # running MAE: each horizon's forecast, the base's
-        self._allocate_rls_scratch()
         self._ring_u = np.zeros((H, I), dt)
         self._ring_xp = np.zeros((H, N), dt)
         self._ring_z = np.zeros((H, M))
@@ -348,28 +342,77 @@ class RNNForecaster(RNNLearner, Forecaster):
         self._ring_dl = np.zeros(H)
         self._ring_gx = np.zeros((H, N))
         self._counters = np.zeros(FR.N_FCOUNTERS, np.int64)
+        self._allocate_scratch()
 
-    _RLS_SCRATCH = ("_gain_q", "_rng_tmp", "_work_n", "_grad", "_wp_noise")
+    #: Buffers a step writes before it reads them (and the guard's kept copies):
+    #: not model state, not saved.
+    _SCRATCH = ("_gain_q", "_rng_tmp", "_work_n", "_work_o", "_grad", "_slot_of", "_dense",
+                "_wp_noise", "_wp", "_report", "_keep", "_args", "_shadow")
 
-    def _allocate_rls_scratch(self):
-        """Buffers a step writes before it reads them: not model state, not saved."""
+    def _allocate_scratch(self):
         net = self.network
-        N, I, dt = net.n_hidden, net.n_inputs, net.dtype
-        self._gain_q = np.zeros(N + I)
+        N, I, H, dt = net.n_hidden, net.n_inputs, net.n_outputs, net.dtype
+        rls = self.readout == "rls"
+        wp = net.method == "wp"
+        self.__dict__.pop("_args", None)
         self._rng_tmp = np.zeros(4, np.uint64)
-        self._work_n = np.zeros((FR.N_FWORK_N, N), dt)
-        self._grad = np.zeros((1, N), dt)
-        self._wp_noise = np.zeros(N * I + N * N if net.method == "wp" else 0, dt)
+        self._work_n = np.zeros((FK.N_FWORK_N, N), dt)
+        # with least squares the forecasts are float64 whatever the network's dtype
+        self._work_o = np.zeros((FK.N_FWORK_O, H), np.float64 if rls else dt)
+        self._grad = np.zeros((1 if rls else H, N), dt)
+        self._slot_of = np.zeros(H, np.int64)
+        self._dense = np.zeros(net._n_weights() if wp and net.optimizer == "adam" and not rls
+                               else 0, dt)
+        self._report = np.zeros(4)
+        if rls:
+            self._gain_q = np.zeros(N + I)
+            # WP's noise on the hidden layer alone, and the kernels' views of it
+            self._wp_noise = np.zeros(N * I + N * N if wp else 0, dt)
+            e2, e1 = np.zeros((0, 0), dt), np.zeros(0, dt)
+            f = self._wp_noise
+            self._wp = ((f, f[:N * I].reshape(N, I), f[N * I:].reshape(N, N), e2, e2, e1)
+                        if wp else None)
+        # the guard's kept copies (kernels/guard.py: _keep): the network's weights and
+        # moments, the least-squares read-out's small state, the counters, the stream
+        net_state = self._net_buffers()[:5]
+        readout_state = ((self._W, self._err_scale, self._track, self._ring_dl, self._ring_gx)
+                         if rls else ())
+        self._keep = (np.zeros(sum(a.size for a in net_state), dt),
+                      np.zeros(sum(a.size for a in readout_state)),
+                      np.zeros_like(self._counters), np.zeros(4, np.uint64))
 
-    def _rls_args(self):
+    def _net_buffers(self):
+        """The network's arrays for the kernels, from ``OnlineRNN.buffers()``."""
+        b = self.network.buffers()
+        # WP's noise: with least squares the forecaster's, on the hidden layer alone
+        wp = self._wp if self.readout == "rls" else b.wp
+        return (b.A, b.RT, b.B, b.DT, b.moments, wp, b.rng, b.state, b.hyper, b.config)
+
+    def _kernel_args(self):
+        """The kernel's bundles, kept until a buffer is replaced (``_allocate``,
+        ``_add_inputs``, loading)."""
+        args = self.__dict__.get("_args")
+        if args is not None:
+            return args
         net = self.network
-        return (net._A, net._R, net._D, self._W, self._P, net._moments, self._wp_noise,
-                net._rng, self._rng_tmp, net._state, self._work_n, self._grad, self._gain_q,
-                self._ring_u, self._ring_xp, self._ring_z, self._ring_g, self._ring_dir,
-                self._ring_y, self._ring_yn, self._ring_s, self._ring_rng, self._ring_i,
-                self._ring_base, self._ring_dl, self._ring_gx, self._err_scale, self._track,
-                self._counters,
-                net._hyper, self._rls, net._config)
+        if self.readout == "rls":
+            model = (self._W, self._P, self._rls, self._err_scale, self._track, self._counters,
+                     float(net.max_weight))
+            rings = (self._ring_u, self._ring_xp, self._ring_z, self._ring_g, self._ring_dir,
+                     self._ring_y, self._ring_yn, self._ring_s, self._ring_rng, self._ring_i,
+                     self._ring_base, self._ring_dl, self._ring_gx)
+            work = (self._work_n, self._work_o, self._grad, self._gain_q, self._wp_noise,
+                    self._rng_tmp, self._report)
+        else:
+            net_b = net.buffers()
+            model = (self._counters, float(net.max_weight))
+            rings = (self._ring_u, self._ring_xp, self._ring_xs, self._ring_dir, self._ring_y,
+                     self._ring_yn, self._ring_do, self._ring_s, self._ring_rng, self._ring_i)
+            work = (self._work_n, self._work_o, self._grad, self._slot_of, self._dense,
+                    net_b.wp[0] if net_b.wp is not None else net_b.moments[0:0],
+                    self._rng_tmp, self._report)
+        args = self._args = (self._net_buffers(), model, rings, work, self._keep)
+        return args
 
     def _add_inputs(self, k):
         """Grow the network and the stored inputs; old steps read the new inputs as 0."""
@@ -381,8 +424,7 @@ class RNNForecaster(RNNLearner, Forecaster):
         old = self._ring_u
         self._ring_u = np.zeros((old.shape[0], net.n_inputs), net.dtype)
         self._ring_u[:, :old.shape[1]] = old
-        if self._dense.size:
-            self._dense = np.zeros(net._n_weights(), net.dtype)
+        self._allocate_scratch()
 
     def _grow_rls(self, k):
         """New inputs: their read-out weights start at 0 and their rows of P at I / alpha;
@@ -405,15 +447,7 @@ class RNNForecaster(RNNLearner, Forecaster):
         u = np.zeros((H, I_old + k), net.dtype)
         u[:, :I_old] = self._ring_u
         self._ring_u = u
-        self._allocate_rls_scratch()
-
-    def _kernel_args(self):
-        net = self.network
-        return (net._A, net._R, net._B, net._D, net._moments, net._wp_noise, self._dense,
-                net._rng, self._rng_tmp, net._state, self._work_n, self._work_o, self._grad,
-                self._slot_of, self._ring_u, self._ring_xp, self._ring_xs, self._ring_dir,
-                self._ring_y, self._ring_yn, self._ring_do, self._ring_s, self._ring_rng,
-                self._ring_i, self._counters, net._hyper, net._config)
+        self._allocate_scratch()
 
     # -- River's interface ---------------------------------------------------------
 
@@ -438,21 +472,22 @@ class RNNForecaster(RNNLearner, Forecaster):
         guard refuses follows ``on_divergence`` (docs/reliability.md).
         """
         owner = type(self).__name__
-        sample = self._parse(x if self.exogenous else None, y, labelled=True)
-        if sample is None:  # invalid, and on_invalid="skip"
+        parsed = self._parse(x if self.exogenous else None, y, labelled=True)
+        if parsed is None:  # invalid, and on_invalid="skip"
             return
-        (values, new), target = sample
+        (values, new), target = parsed
         if new:
             self._features.add(new)
             self._add_inputs(len(new))
-        saved = self._snapshot()
-        z = self._target.learn(target)
-        u = self._input(values, z)
-        base = z if self.residual else 0.0
-        self._step(z, u, base)
-        reason = self._unhealthy()
-        if reason is None:
+        t = self._target
+        saved = (t.n, t.mean, t.m2), (self._features.stats() if values else None)
+        kernel = FR.learn_step if self.readout == "rls" else FK.learn_step
+        args = self.__dict__.get("_args") or self._kernel_args()
+        code = kernel(*args, self._sample(t.learn(target), values))
+        if code == 0:
             return
+        # refused: the kernel left every array as it was; the scalers go back too
+        reason = self._reason(code)
         self._restore(saved)
         policy = getattr(self, "on_divergence", "raise")
         net = self.network
@@ -466,92 +501,50 @@ class RNNForecaster(RNNLearner, Forecaster):
             net.n_resets += 1
             net._reinitialise()
             if self.residual:
-                net._B[:] = 0.0
+                net.B[:] = 0.0
             self._allocate()  # the pending forecasts go with the old weights
             self._recent[:] = 0.0
             return
         # rollback: the same step with learning switched off, so time moves on
         net.n_rollbacks += 1
-        z = self._target.learn(target)
-        u = self._input(values, z)
-        hyper = net._hyper
+        sample = self._sample(t.learn(target), values)
+        buffers = net.buffers()
+        hyper = buffers.hyper
         lrs = hyper[H_LR], hyper[H_LR_DEC]
-        moments = net._moments.copy()
+        moments = buffers.moments.copy()
         hyper[H_LR] = hyper[H_LR_DEC] = 0.0
         try:
-            self._step(z, u, base)
+            code = kernel(*self._kernel_args(), sample)
         finally:
             hyper[H_LR], hyper[H_LR_DEC] = lrs
-            net._moments[:] = moments
-        if self._unhealthy() is not None:  # the forward pass itself failed: drop it
+            buffers.moments[:] = moments
+        if code != 0:  # the forward pass itself failed: drop the sample
             self._restore(saved)
 
-    def _input(self, values, z):
-        """The input vector: constant, latest value, lags (in the current standard units),
-        features; the lag window then moves on."""
+    def _sample(self, z, values):
+        """The kernel's ``sample`` bundle for the value ``z`` (standard units) and the
+        features: the input vector (constant, latest value, features; the kernel fills
+        the lag columns from the raw window ``_recent`` in the current standard units,
+        and moves the window on when the step is committed), the base of the forecasts
+        and the target's scaling."""
         u = self._features.encode(values, self.network.dtype, learn=True)
         u[1] = z
-        L = self.lags
-        if L:
-            recent = self._recent
-            t = self._target
-            n = min(L, (t.n if t.enabled else self.n_steps + 1) - 1)  # lags seen so far
-            if n > 0:
-                u[2:2 + n] = (recent[:n] - t.mean) / t.std if t.enabled else recent[:n]
-            recent[1:] = recent[:-1].copy()
-            recent[0] = t.invert(z)
-        return u
-
-    def _step(self, z, u, base):
-        if self.readout == "rls":
-            FR.learn_step(*self._rls_args(), z, u, base)
-        else:
-            FK.learn_step(*self._kernel_args(), z, u, base)
-
-    _RLS_STATE = ("_W", "_P", "_ring_u", "_ring_xp", "_ring_z", "_ring_g", "_ring_dir",
-                  "_ring_y", "_ring_yn", "_ring_s", "_ring_rng", "_ring_i", "_ring_base",
-                  "_ring_dl", "_ring_gx", "_err_scale", "_track", "_counters", "_recent")
-
-    def _arrays(self):
-        """The arrays a step may change: a refused step is undone completely. With
-        the perturbation read-out, every array (scratch included); with the
-        least-squares one, the model state only (its scratch is written before it
-        is read, so it does not affect what follows)."""
-        net = self.network
-        if self.readout == "rls":  # D changes only when it is learned
-            return ([net._A, net._R, net._moments, net._state, net._rng]
-                    + ([net._D] if net.decorrelation else [])
-                    + [getattr(self, name) for name in self._RLS_STATE])
-        return [v for v in list(vars(self).values()) + list(vars(net).values())
-                if isinstance(v, np.ndarray)]
-
-    def _snapshot(self):
-        """Everything a step may change, copied into buffers kept for the purpose
-        (O(weights) per step: the forecaster's guard cost, docs/reliability.md)."""
-        arrays = self._arrays()
-        shadow = getattr(self, "_shadow", None)
-        if shadow is None or not all(
-                a.shape == b.shape and a.dtype == b.dtype for a, b in zip(arrays, shadow)):
-            shadow = self._shadow = [a.copy() for a in arrays]
-        else:
-            for a, b in zip(arrays, shadow):
-                np.copyto(b, a)
         t = self._target
-        return (t.n, t.mean, t.m2), self._features.stats()
+        n = min(self.lags, (t.n if t.enabled else self.n_steps + 1) - 1)  # lags seen so far
+        return (z, u, z if self.residual else 0.0, self._recent, n, float(t.mean),
+                float(t.std), t.enabled)
 
     def _restore(self, saved):
+        """The target's (and the features') running statistics as before the step."""
         (n, mean, m2), features = saved
-        for a, b in zip(self._arrays(), self._shadow):
-            a[...] = b
         self._target.n, self._target.mean, self._target.m2 = n, mean, m2
-        self._features.restore(features)
+        if features is not None:
+            self._features.restore(features)
 
     def __getstate__(self):
         state = dict(self.__dict__)
-        state.pop("_shadow", None)  # the guard's scratch copy, not model state
-        if state.get("readout") == "rls":
-            for name in self._RLS_SCRATCH:
-                state.pop(name, None)
+        for name in self._SCRATCH:  # written before it is read: not model state
+            state.pop(name, None)
         return state
 
     def __setstate__(self, state):
@@ -560,25 +553,14 @@ class RNNForecaster(RNNLearner, Forecaster):
             self.readout = "perturbation"
             self.lags = 0
             self._recent = np.zeros(0)
-        if self.readout == "rls":
-            self._allocate_rls_scratch()
+        for name in self._SCRATCH:  # checkpoints written before scratch was left out
+            self.__dict__.pop(name, None)
+        self._allocate_scratch()
 
-    def _unhealthy(self):
-        """Why the last step must not stand, or None."""
-        net = self.network
-        last = self._ring_y[(self.n_steps - 1) % net.n_outputs]
-        if self.readout == "rls":  # B is not used; D changes only when it is learned
-            B, W = _NO_READOUT, self._W
-        else:
-            B, W = net._B, _NO_READOUT
-        D = net._D if net.decorrelation else _NO_READOUT
-        code = FR.health(net._A, net._R, B, D, W, net._moments, net._state, last,
-                         net.max_weight)
-        if code == 0:
-            return None
+    def _reason(self, code):
+        """Why the kernel refused the step (``guard._forecast_health``'s code)."""
         if code == 2:
-            biggest = max(np.abs(net._A).max(), np.abs(net._R).max(), np.abs(net._B).max(),
-                          np.abs(net._D).max())
+            biggest = max(*self._report)
             return f"a weight would reach {biggest:.3g}, beyond max_weight"
         return {1: "the forecasts or the state are not finite",
                 3: "the least-squares read-out is not finite",
@@ -589,21 +571,33 @@ class RNNForecaster(RNNLearner, Forecaster):
 
         Pure. ``xs`` (future exogenous features) is accepted and ignored.
         """
-        H = self.network.n_outputs
-        if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)):
+        H = self.max_horizon
+        if type(horizon) is not int and (
+                isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer))):
             raise TypeError(f"horizon must be an integer, got {horizon!r}")
         if not 1 <= horizon <= H:
             raise ValueError(
                 f"horizon must be between 1 and max_horizon={H}, got {horizon}; "
                 "build the forecaster with a larger max_horizon")
-        if self.n_steps == 0:
+        n = int(self._counters[FK.FK_STEPS])
+        if n == 0:
             return [float(self._target.invert(0.0))] * int(horizon)
-        last = self._ring_y[(self.n_steps - 1) % H][:horizon]
-        if self.readout == "rls" and self.gate and self.residual:
-            base = self._ring_base[(self.n_steps - 1) % H]
-            worse = self._track[0, :horizon] > self._track[1, :horizon]
-            last = np.where(worse, base, last)
+        slot = (n - 1) % H
+        last = self._ring_y[slot, :horizon]
         t = self._target
+        if last.dtype != np.float64:  # float32: NumPy's arithmetic, in float32
+            if not t.enabled:
+                return last.tolist()
+            return (t.mean + t.std * last).tolist()
+        # float64: the same IEEE operations on Python floats, without NumPy's overhead
+        values = last.tolist()
+        if self.readout == "rls" and self.gate and self.residual:
+            # persistence where the model has recently been the worse of the two
+            base = float(self._ring_base[slot])
+            track = self._track
+            values = [base if a > b else v for v, a, b in
+                      zip(values, track[0, :horizon].tolist(), track[1, :horizon].tolist())]
         if not t.enabled:
-            return last.tolist()
-        return (t.mean + t.std * last).tolist()
+            return values
+        mean, std = t.mean, t.std
+        return [mean + std * v for v in values]

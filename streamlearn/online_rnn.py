@@ -1,6 +1,7 @@
 """OnlineRNN: a recurrent network trained online by twin-network perturbation."""
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -52,6 +53,30 @@ _REASONS = {1: "the forward pass gave a non-finite state or output",
             2: "the update would make a weight non-finite or exceed max_weight",
             3: "the prediction is more than output_bound times the targets' range "
                "outside the range of the targets seen so far, and as far from its target"}
+
+
+class NetworkBuffers(NamedTuple):
+    """The arrays of an :class:`OnlineRNN` as its kernels take them (views, not copies).
+
+    ``OnlineRNN.buffers()`` returns them, so that another driver (the
+    forecaster's kernels, ``streamlearn/kernels/forecast*.py``) can step the
+    same network: R and D stored column-major appear as ``RT = R^T`` and
+    ``DT = D^T``, C-contiguous (``kernels/step.py``). Writing into them changes
+    the model; a buffer is replaced by ``add_inputs`` and by loading, so take
+    them again after either.
+    """
+
+    A: np.ndarray  #: input weights (N, I)
+    RT: np.ndarray  #: R^T (N, N)
+    B: np.ndarray  #: read-out (O, N)
+    DT: np.ndarray  #: D^T (N, N)
+    moments: np.ndarray  #: Adam's moments, flat (empty with SGD)
+    mom: tuple  #: views (mA, vA, mR, vR, mB, vB) of ``moments``
+    wp: object  #: WP's noise views (flat, xiA, xiR, xiB, xiC, xic), or None
+    rng: np.ndarray  #: the model's random stream, uint64[4]
+    state: np.ndarray  #: both twins' states (2, N)
+    hyper: np.ndarray  #: hyper-parameter slots (``kernels/layout.py``)
+    config: np.ndarray  #: configuration codes (``kernels/layout.py``)
 
 
 class OnlineRNN(Checkpointable):
@@ -697,6 +722,15 @@ class OnlineRNN(Checkpointable):
                            self._counters, self._hyper, self._config, self._pend_g,
                            self._pend_p, self._pend_u, self._pend_k, U, Y, out, xs, learn,
                            nthreads, self._C, self._c, mom_out, rls, self._watch)
+
+    def buffers(self):
+        """The network's arrays in the kernels' layouts: a :class:`NetworkBuffers`."""
+        if not (self._R.flags.f_contiguous and self._D.flags.f_contiguous):
+            self._R = np.asfortranarray(self._R)  # e.g. set from outside
+            self._D = np.asfortranarray(self._D)
+        mom, wp = self._kernel_views()[:2]
+        return NetworkBuffers(self._A, self._R.T, self._B, self._D.T, self._moments, mom, wp,
+                              self._rng, self._state, self._hyper, self._config)
 
     def _kernel_views(self):
         """The kernel's views of the optional buffers (see ``kernels.step._run_fast``);

@@ -2,7 +2,10 @@
 
 Each function takes the weights, states and noise explicitly and returns new
 copies; nothing here is optimised. The equations are those of
-docs/algorithms.md.
+docs/algorithms.md. ``NaiveRNN`` is the core's step, ``NaiveShared`` the
+shared model's; ``NumpyForecaster`` and ``NumpyRLSForecaster`` are
+``RNNForecaster``'s delayed-target rules (both read-outs) with whole matrices
+and a full history (tests/test_forecaster.py, tests/test_forecaster_rls.py).
 """
 
 import numpy as np
@@ -353,3 +356,239 @@ class NaiveShared:
 
     def remove(self, key):
         del self.states[key]
+
+
+class NumpyForecaster:
+    """The forecaster's rule written out with whole matrices and a full history.
+
+    Every step keeps everything (the noise matrices of WP included); when the
+    value for time t arrives, each stored step s = t - k gets the loss
+    difference of its output k, and the summed update is applied with SGD or
+    Adam (one step per time step).
+    """
+
+    def __init__(self, net, H, method, decorrelation, sigma, lr, lr_dec, residual, rng,
+                 optimizer="sgd", noise="gaussian"):
+        self.optimizer = optimizer
+        self.draw = {"gaussian": _normal, "rademacher": rademacher}[noise]  # the twins' noise
+        self.moments = {name: [np.zeros_like(getattr(net, name)), np.zeros_like(getattr(net, name))]
+                        for name in "ARB"}
+        self.t = 0
+        self.A, self.R, self.B, self.D = (m.copy() for m in (net.A, net.R, net.B, net.D))
+        self.N = net.n_hidden
+        self.H, self.method, self.decor = H, method, decorrelation
+        self.sigma, self.lr, self.lr_dec, self.residual = sigma, lr, lr_dec, residual
+        self.rng = rng  # a copy of the network's random stream after initialisation
+        self.xs = np.zeros(self.N)
+        self.xsn = np.zeros(self.N)
+        self.history = []
+        self.columns = []
+
+    def add_input(self):
+        N, I = self.A.shape
+        new = _normal(self.rng, (N, 1), np.sqrt(2.0 / (N + I + 1)))
+        self.A = np.hstack([self.A, new])
+        self.moments["A"] = [np.hstack([m, np.zeros((N, 1))]) for m in self.moments["A"]]
+
+    def apply(self, name, g):
+        W = getattr(self, name)
+        if self.optimizer == "sgd":
+            W -= self.lr * g
+            return
+        b1, b2, eps = 0.9, 0.999, 1e-8
+        m, v = self.moments[name]
+        m[:] = b1 * m + (1 - b1) * g
+        v[:] = b2 * v + (1 - b2) * g * g
+        W -= self.lr * (m / (1 - b1**self.t)) / (np.sqrt(v / (1 - b2**self.t)) + eps)
+
+    def step(self, z, u):
+        N, H, s2 = self.N, self.H, self.sigma**2
+        I = self.A.shape[1]
+        t = len(self.history)
+        gA, gR, gB = np.zeros_like(self.A), np.zeros_like(self.R), np.zeros_like(self.B)
+        for k in range(1, min(t, H) + 1):
+            h = self.history[t - k]
+            o = k - 1
+            u_s = np.concatenate([h["u"], np.zeros(I - h["u"].size)])  # new inputs read 0
+            if self.method == "bp":
+                gb = 2.0 * (h["y"][o] - z) / H
+                delta = h["fprime"] * (self.D.T @ (self.B[o] * gb))
+                gA += np.outer(delta, u_s)
+                gR += np.outer(delta, h["xs_prev"])
+                gB[o] = gb * h["xs"]
+                continue
+            dl = ((h["yn"][o] - z) ** 2 - (h["y"][o] - z) ** 2) / H
+            if self.method == "anp":
+                da, db = h["alphan"] - h["alpha"], h["yn"] - h["y"]
+                ga = N * dl * da / (da @ da)
+                gA += np.outer(ga, u_s)
+                gR += np.outer(ga, h["xs_prev"])
+                gB[o] = H * dl * db[o] / (db @ db) * h["xs"]
+            elif self.method == "np":
+                gA += dl / s2 * np.outer(h["xi"], u_s)
+                gR += dl / s2 * np.outer(h["xi"], h["xs_prev"])
+                gB[o] = dl / s2 * h["nu"][o] * h["xs"]
+            else:  # wp
+                gA[:, :h["u"].size] += dl / s2 * h["xiA"]
+                gR += dl / s2 * h["xiR"]
+                gB[o] = dl / s2 * h["xiB"][o]
+        if t > 0:
+            self.t += 1
+            self.apply("A", gA)
+            self.apply("R", gR)
+            self.apply("B", gB)
+        if self.decor and t > 0:
+            xs = self.xs
+            self.D -= self.lr_dec * (np.outer(xs, xs) - np.diag(xs**2)) @ self.D
+
+        rec = {"u": u.copy(), "xs_prev": self.xs.copy()}
+        A, R, B, D = self.A, self.R, self.B, self.D
+        if self.method == "wp":
+            noise = self.draw(self.rng, N * I + N * N + H * N, self.sigma)
+            xiA = noise[:N * I].reshape(N, I)
+            xiR = noise[N * I:N * I + N * N].reshape(N, N)
+            xiB = noise[N * I + N * N:].reshape(H, N)
+            rec.update(xiA=xiA, xiR=xiR, xiB=xiB)
+            alpha = A @ u + R @ self.xs
+            alphan = (A + xiA) @ u + (R + xiR) @ self.xsn
+        elif self.method in ("anp", "np"):
+            xi = self.draw(self.rng, N, self.sigma)
+            nu = self.draw(self.rng, H, self.sigma)
+            rec.update(xi=xi, nu=nu)
+            alpha = A @ u + R @ self.xs
+            alphan = A @ u + R @ self.xsn + xi
+        else:
+            alpha = A @ u + R @ self.xs
+            alphan = alpha
+        x, xn = np.tanh(alpha), np.tanh(alphan)
+        xs, xsn = (D @ x, D @ xn) if self.decor else (x, xn)
+        y = B @ xs
+        if self.method == "wp":
+            yn = (B + xiB) @ xsn
+        elif self.method in ("anp", "np"):
+            yn = B @ xsn + nu
+        else:
+            yn = y
+        base = z if self.residual else 0.0
+        rec.update(alpha=alpha, alphan=alphan, fprime=1.0 - x**2, xs=xs, y=base + y, yn=base + yn)
+        self.history.append(rec)
+        self.xs, self.xsn = xs, (xsn if self.method != "bp" else xs)
+        return rec["y"]
+
+
+class NumpyRLSForecaster:
+    """readout="rls" written out plainly: one RLS (own P) per horizon, whole matrices.
+
+    Horizon k fits (z_s, y_{s+k} - base_s) by exponentially weighted least
+    squares, processing z_s when y_{s+k} arrives, with its own P_k; the kernel
+    shares one P between horizons, which this checks is exact. The hidden layer
+    takes one update per time step, from the step whose H targets have all
+    arrived, driven by dl summed over its horizons (docs/forecasting.md).
+    """
+
+    def __init__(self, net, H, method, decorrelation, sigma, lr, lr_dec, lam, alpha, p_max,
+                 rng, optimizer, clip=None, noise="gaussian"):
+        self.clip = clip
+        self.draw = {"gaussian": _normal, "rademacher": rademacher}[noise]  # the twins' noise
+        self.scale = np.zeros(H)
+        self.A, self.R, self.D = (m.copy() for m in (net.A, net.R, net.D))
+        self.N = net.n_hidden
+        I = self.A.shape[1]
+        M = self.N + I
+        self.W = np.zeros((H, M))
+        self.P = [np.eye(M) / alpha for _ in range(H)]
+        self.H, self.method, self.decor = H, method, decorrelation
+        self.sigma, self.lr, self.lr_dec = sigma, lr, lr_dec
+        self.lam, self.p_max = lam, p_max
+        self.rng = rng
+        self.optimizer = optimizer
+        self.moments = {n: [np.zeros_like(getattr(self, n)), np.zeros_like(getattr(self, n))]
+                        for n in "AR"}
+        self.t_adam = 0
+        self.xs = np.zeros(self.N)
+        self.xsn = np.zeros(self.N)
+        self.history = []
+
+    def rls(self, k, z, target, n):
+        e = target - self.W[k] @ z
+        if self.clip:  # Huber-type: clip to c times the running mean |error|
+            bound = self.clip * self.scale[k]
+            if n > 10 and abs(e) > bound > 0.0:
+                e = np.sign(e) * bound
+            self.scale[k] += max(1.0 / n, 0.01) * (abs(e) - self.scale[k])
+        P = self.P[k]
+        q = P @ z
+        d = self.lam + z @ q
+        g = q / d
+        inv = 1.0 / self.lam
+        if np.max(np.diag(P) - g * q) * inv > self.p_max:
+            inv = 1.0
+        self.P[k] = (P - np.outer(g, q)) * inv
+        self.W[k] += g * e
+
+    def apply(self, name, g):
+        W = getattr(self, name)
+        if self.optimizer == "sgd":
+            W -= self.lr * g
+            return
+        b1, b2, eps = 0.9, 0.999, 1e-8
+        m, v = self.moments[name]
+        m[:] = b1 * m + (1 - b1) * g
+        v[:] = b2 * v + (1 - b2) * g * g
+        t = self.t_adam
+        W -= self.lr * (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps)
+
+    def step(self, z, u, base):
+        N, H, s2 = self.N, self.H, self.sigma**2
+        t = len(self.history)
+        for k in range(1, min(t, H) + 1):
+            h = self.history[t - k]
+            o = k - 1
+            if self.method == "bp":
+                h["gx"] += 2.0 * (h["y"][o] - z) / H * self.W[o, :N]
+            else:
+                h["dl"] += ((h["yn"][o] - z) ** 2 - (h["y"][o] - z) ** 2) / H
+            self.rls(o, h["z"], z - h["base"], t - k + 1)
+        if t >= H:
+            h = self.history[t - H]
+            self.t_adam += 1
+            if self.method == "wp":
+                self.apply("A", h["dl"] / s2 * h["xiA"])
+                self.apply("R", h["dl"] / s2 * h["xiR"])
+            else:
+                if self.method == "anp":
+                    da = h["alphan"] - h["alpha"]
+                    ga = N * h["dl"] * da / (da @ da)
+                elif self.method == "np":
+                    ga = h["dl"] / s2 * h["xi"]
+                else:
+                    ga = h["fprime"] * (self.D.T @ h["gx"])
+                self.apply("A", np.outer(ga, h["u"]))
+                self.apply("R", np.outer(ga, h["xs_prev"]))
+        if self.decor and t > 0:
+            xs = self.xs
+            self.D -= self.lr_dec * (np.outer(xs, xs) - np.diag(xs**2)) @ self.D
+
+        A, R, D = self.A, self.R, self.D
+        I = A.shape[1]
+        rec = {"u": u.copy(), "xs_prev": self.xs.copy(), "dl": 0.0, "gx": np.zeros(N),
+               "base": base}
+        alpha = A @ u + R @ self.xs
+        if self.method == "wp":
+            noise = self.draw(self.rng, N * I + N * N, self.sigma)
+            rec["xiA"] = noise[:N * I].reshape(N, I)
+            rec["xiR"] = noise[N * I:].reshape(N, N)
+            alphan = (A + rec["xiA"]) @ u + (R + rec["xiR"]) @ self.xsn
+        elif self.method in ("anp", "np"):
+            rec["xi"] = self.draw(self.rng, N, self.sigma)
+            alphan = A @ u + R @ self.xsn + rec["xi"]
+        else:
+            alphan = alpha
+        x, xn = np.tanh(alpha), np.tanh(alphan)
+        xs, xsn = (D @ x, D @ xn) if self.decor else (x, xn)
+        z_s = np.concatenate([xs, u])
+        rec.update(alpha=alpha, alphan=alphan, fprime=1.0 - x**2, z=z_s,
+                   y=base + self.W @ z_s, yn=base + self.W @ np.concatenate([xsn, u]))
+        self.history.append(rec)
+        self.xs, self.xsn = xs, xsn
+        return rec["y"]

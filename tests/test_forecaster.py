@@ -7,133 +7,16 @@ import numpy as np
 import pytest
 from river import datasets, evaluate, metrics
 
-from streamlearn._random import normal, rademacher
 from streamlearn.datasets import mackey_glass
 from streamlearn.forecaster import RNNForecaster
 from streamlearn.online_rnn import OnlineRNN
 
+from naive import NumpyForecaster
+
 # River's checks over every _unit_test_params(): tests/test_estimators.py
 
 
-# -- the delayed update, recomputed offline in plain NumPy ----------------------------
-
-
-class NumpyForecaster:
-    """The forecaster's rule written out with whole matrices and a full history.
-
-    Every step keeps everything (the noise matrices of WP included); when the
-    value for time t arrives, each stored step s = t - k gets the loss
-    difference of its output k, and the summed update is applied with SGD or
-    Adam (one step per time step).
-    """
-
-    def __init__(self, net, H, method, decorrelation, sigma, lr, lr_dec, residual, rng,
-                 optimizer="sgd", noise="gaussian"):
-        self.optimizer = optimizer
-        self.draw = {"gaussian": normal, "rademacher": rademacher}[noise]  # the twins' noise
-        self.moments = {name: [np.zeros_like(getattr(net, name)), np.zeros_like(getattr(net, name))]
-                        for name in "ARB"}
-        self.t = 0
-        self.A, self.R, self.B, self.D = (m.copy() for m in (net.A, net.R, net.B, net.D))
-        self.N = net.n_hidden
-        self.H, self.method, self.decor = H, method, decorrelation
-        self.sigma, self.lr, self.lr_dec, self.residual = sigma, lr, lr_dec, residual
-        self.rng = rng  # a copy of the network's random stream after initialisation
-        self.xs = np.zeros(self.N)
-        self.xsn = np.zeros(self.N)
-        self.history = []
-        self.columns = []
-
-    def add_input(self):
-        N, I = self.A.shape
-        new = normal(self.rng, (N, 1), np.sqrt(2.0 / (N + I + 1)))
-        self.A = np.hstack([self.A, new])
-        self.moments["A"] = [np.hstack([m, np.zeros((N, 1))]) for m in self.moments["A"]]
-
-    def apply(self, name, g):
-        W = getattr(self, name)
-        if self.optimizer == "sgd":
-            W -= self.lr * g
-            return
-        b1, b2, eps = 0.9, 0.999, 1e-8
-        m, v = self.moments[name]
-        m[:] = b1 * m + (1 - b1) * g
-        v[:] = b2 * v + (1 - b2) * g * g
-        W -= self.lr * (m / (1 - b1**self.t)) / (np.sqrt(v / (1 - b2**self.t)) + eps)
-
-    def step(self, z, u):
-        N, H, s2 = self.N, self.H, self.sigma**2
-        I = self.A.shape[1]
-        t = len(self.history)
-        gA, gR, gB = np.zeros_like(self.A), np.zeros_like(self.R), np.zeros_like(self.B)
-        for k in range(1, min(t, H) + 1):
-            h = self.history[t - k]
-            o = k - 1
-            u_s = np.concatenate([h["u"], np.zeros(I - h["u"].size)])  # new inputs read 0
-            if self.method == "bp":
-                gb = 2.0 * (h["y"][o] - z) / H
-                delta = h["fprime"] * (self.D.T @ (self.B[o] * gb))
-                gA += np.outer(delta, u_s)
-                gR += np.outer(delta, h["xs_prev"])
-                gB[o] = gb * h["xs"]
-                continue
-            dl = ((h["yn"][o] - z) ** 2 - (h["y"][o] - z) ** 2) / H
-            if self.method == "anp":
-                da, db = h["alphan"] - h["alpha"], h["yn"] - h["y"]
-                ga = N * dl * da / (da @ da)
-                gA += np.outer(ga, u_s)
-                gR += np.outer(ga, h["xs_prev"])
-                gB[o] = H * dl * db[o] / (db @ db) * h["xs"]
-            elif self.method == "np":
-                gA += dl / s2 * np.outer(h["xi"], u_s)
-                gR += dl / s2 * np.outer(h["xi"], h["xs_prev"])
-                gB[o] = dl / s2 * h["nu"][o] * h["xs"]
-            else:  # wp
-                gA[:, :h["u"].size] += dl / s2 * h["xiA"]
-                gR += dl / s2 * h["xiR"]
-                gB[o] = dl / s2 * h["xiB"][o]
-        if t > 0:
-            self.t += 1
-            self.apply("A", gA)
-            self.apply("R", gR)
-            self.apply("B", gB)
-        if self.decor and t > 0:
-            xs = self.xs
-            self.D -= self.lr_dec * (np.outer(xs, xs) - np.diag(xs**2)) @ self.D
-
-        rec = {"u": u.copy(), "xs_prev": self.xs.copy()}
-        A, R, B, D = self.A, self.R, self.B, self.D
-        if self.method == "wp":
-            noise = self.draw(self.rng, N * I + N * N + H * N, self.sigma)
-            xiA = noise[:N * I].reshape(N, I)
-            xiR = noise[N * I:N * I + N * N].reshape(N, N)
-            xiB = noise[N * I + N * N:].reshape(H, N)
-            rec.update(xiA=xiA, xiR=xiR, xiB=xiB)
-            alpha = A @ u + R @ self.xs
-            alphan = (A + xiA) @ u + (R + xiR) @ self.xsn
-        elif self.method in ("anp", "np"):
-            xi = self.draw(self.rng, N, self.sigma)
-            nu = self.draw(self.rng, H, self.sigma)
-            rec.update(xi=xi, nu=nu)
-            alpha = A @ u + R @ self.xs
-            alphan = A @ u + R @ self.xsn + xi
-        else:
-            alpha = A @ u + R @ self.xs
-            alphan = alpha
-        x, xn = np.tanh(alpha), np.tanh(alphan)
-        xs, xsn = (D @ x, D @ xn) if self.decor else (x, xn)
-        y = B @ xs
-        if self.method == "wp":
-            yn = (B + xiB) @ xsn
-        elif self.method in ("anp", "np"):
-            yn = B @ xsn + nu
-        else:
-            yn = y
-        base = z if self.residual else 0.0
-        rec.update(alpha=alpha, alphan=alphan, fprime=1.0 - x**2, xs=xs, y=base + y, yn=base + yn)
-        self.history.append(rec)
-        self.xs, self.xsn = xs, (xsn if self.method != "bp" else xs)
-        return rec["y"]
+# -- the delayed update, recomputed offline in plain NumPy (tests/naive.py) ----------
 
 
 @pytest.mark.parametrize("method,decorrelation,optimizer,noise", [

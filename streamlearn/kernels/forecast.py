@@ -37,14 +37,37 @@ Order of operations in :func:`learn_step` for the value ``z`` arriving at time
 (2) one optimiser step updates ``A``, ``R``, ``B`` (one Adam step per time
 step), (3) the decorrelation update for step ``t - 1`` (postponed to here so
 that BP reads the same ``D`` as the core does), (4) the forward step ``t`` of
-both twins on input ``u``, stored in slot ``t mod H``. Steps (1) to (3) are
-the core's update of step ``t - 1`` when ``H = 1``.
+both twins on input ``u`` (``_forward``, shared with ``forecast_rls.py``),
+stored in slot ``t mod H``. Steps (1) to (3) are the core's update of step
+``t - 1`` when ``H = 1``. The network's arrays are the core's
+(``OnlineRNN.buffers()``: R and D arrive transposed, ``RT = R^T``, and the
+kernel works on ``RT.T``, R in its own column-major layout).
+
+**The step is a transaction** (the forecaster's divergence guard, as the
+core's is inside ``step._step_fast``). Before it changes anything the kernel
+keeps a copy of what the step may change (A, R, B and the moments when an
+update is applied, D when it is learned, the counters and the random stream)
+in buffers kept for the purpose (``guard._keep``); the forecasts and the new
+state are computed into scratch and checked (``guard._forecast_health``: finite
+forecasts and state, every weight within ``max_weight``, finite moments)
+before they are written into the ring and the state. A refused step copies
+the kept arrays back and returns its code: every model array is then as it
+was, bit for bit, and nothing else was written.
+
+Bundles (tuples, as ``fleet.py``'s): ``net`` (A, RT, B, DT, moments, wp, rng,
+state, hyper, config), the fields of ``OnlineRNN.buffers()``; ``model``
+(counters, max_weight); ``rings`` (ring_u, ring_xp, ring_xs, ring_dir, ring_y,
+ring_yn, ring_do, ring_s, ring_rng, ring_i); ``work`` (work_n, work_o, grad,
+slot_of, dense, wp_flat, rng_tmp, report), scratch written before it is read;
+``keep`` the kept copies, four flat buffers (``guard._keep``): the network's
+weights and moments, the read-out's state (least squares only), the counters,
+the random stream. Few arrays per call keep Numba's dispatch cheap.
 """
 
-import numpy as np
 from numba import njit
 
 from .._jit import INNER
+from .guard import _forecast_health, _keep
 from .decorrelation import _decorrelate
 from .layout import (
     ADAM,
@@ -56,7 +79,6 @@ from .layout import (
     C_NOISE,
     C_NOISY_REF,
     C_OPT,
-    H_EPS,
     H_LR,
     H_LR_DEC,
     H_SIGMA,
@@ -64,22 +86,18 @@ from .layout import (
     SGD,
     WP,
 )
-from .linalg import _matvec, _matvec_twins, _rmatvec
+from .linalg import _copy, _matvec, _matvec_twins, _rmatvec
 from .network import _activate, _dact, _fill_noise, _hidden_clean, _hidden_twins, _hidden_twins_wp
-from .optim import (
-    _adam_coefficients,
-    _adam_element,
-    _split_moments,
-    _update_dense,
-    _update_lowrank,
-)
+from .optim import _split_moments, _update_dense, _update_lowrank, _update_vector
+from .readouts import _readout_twins, _readout_twins_wp
 
 # rows of work_n (N,)
 F_ALPHA, F_ALPHAN, F_X, F_XN, F_XS, F_XSN, F_XI, F_XI0, F_TMP, F_TMP2 = range(10)
 N_FWORK_N = 10
-# rows of work_o (H,)
-F_Y, F_YN, F_NU, F_NU0, F_COEF = range(5)
-N_FWORK_O = 5
+# rows of work_o (H,): both twins' outputs, their output noise, B's per-output
+# factors, both twins' forecasts (float64 with the least-squares read-out)
+F_Y, F_YN, F_NU, F_NU0, F_COEF, F_FY, F_FYN = range(7)
+N_FWORK_O = 7
 # counters
 FK_ADAM, FK_STEPS = 0, 1
 N_FCOUNTERS = 2
@@ -96,28 +114,13 @@ def _update_rows(B, coef, slot_of, XS, lr, opt, M, V, hyper, t):
     Adam every entry's moments advance (a zero gradient elsewhere), as in the
     core.
     """
-    rows, cols = B.shape
-    if opt == SGD:
-        for o in range(rows):
-            s = slot_of[o]
-            if s < 0:
-                continue
-            g = lr * coef[o]
-            if g != 0.0:
-                for j in range(cols):
-                    B[o, j] -= g * XS[s, j]
-        return
-    b1, b2, bc1, bc2 = _adam_coefficients(hyper, t)
-    eps = hyper[H_EPS]
-    for o in range(rows):
+    for o in range(B.shape[0]):
         s = slot_of[o]
-        for j in range(cols):
-            if s >= 0:
-                g = coef[o] * XS[s, j]
-            else:
-                g = 0.0
-            M[o, j], V[o, j], d = _adam_element(M[o, j], V[o, j], g, b1, b2, bc1, bc2, eps, lr)
-            B[o, j] -= d
+        if s >= 0:
+            if opt != SGD or lr * coef[o] != 0.0:
+                _update_vector(B[o], XS[s], coef[o], lr, opt, M[o], V[o], hyper, t)
+        elif opt != SGD:  # a zero gradient: the moments still decay
+            _update_vector(B[o], XS[0], 0.0, lr, opt, M[o], V[o], hyper, t)
 
 
 @njit(**INNER)
@@ -131,11 +134,23 @@ def _wp_views(noise, N, I, O):
 
 
 @njit(**INNER)
-def _delayed_update(A, R, B, D, moments, wp_noise, dense, rng_tmp, work_n, work_o,
-                    grad, slot_of, ring_u, ring_xp, ring_xs, ring_dir, ring_y,
-                    ring_yn, ring_do, ring_s, ring_rng, ring_i, counters, hyper,
-                    config, z):
+def _wp_redraw(wp_flat, rng_tmp, ring_rng, s, N, Is, O, sigma, kind):
+    """WP's weight noise of the step in slot ``s``, drawn again from its stream
+    position (a copy: the model's own stream is not disturbed)."""
+    for q in range(4):
+        rng_tmp[q] = ring_rng[s, q]
+    _fill_noise(rng_tmp, wp_flat[0:N * Is + N * N + O * N], sigma, kind)
+    return _wp_views(wp_flat, N, Is, O)
+
+
+@njit(**INNER)
+def _delayed_update(net, counters, rings, work, z):
     """Steps (1) and (2): learn from the value ``z`` that just arrived."""
+    A, RT, B, DT, moments, wp, rng, state, hyper, config = net
+    ring_u, ring_xp, ring_xs, ring_dir, ring_y, ring_yn, ring_do, ring_s, ring_rng, ring_i = rings
+    work_n, work_o, grad, slot_of, dense, wp_flat, rng_tmp, report = work
+    R = RT.T
+    D = DT.T
     N, I = A.shape
     O = B.shape[0]
     method = config[C_METHOD]
@@ -158,7 +173,7 @@ def _delayed_update(A, R, B, D, moments, wp_noise, dense, rng_tmp, work_n, work_
 
     counters[FK_ADAM] += 1
     t = counters[FK_ADAM]
-    mA, vA, mR, vR, mB, vB = _split_moments(moments, N, I, O)
+    mA, vA, mR, vR, mB, vB = _split_moments(moments, N, I, B.shape[0])
 
     if method == WP:
         if opt == ADAM:
@@ -175,11 +190,8 @@ def _delayed_update(A, R, B, D, moments, wp_noise, dense, rng_tmp, work_n, work_
             dl = (dn * dn) / O - (d * d) / O
             scale = dl / (sigma * sigma)
             Is = ring_i[s]
-            for q in range(4):
-                rng_tmp[q] = ring_rng[s, q]
-            size = N * Is + N * N + O * N
-            _fill_noise(rng_tmp, wp_noise[0:size], sigma, config[C_NOISE])
-            xiA, xiR, xiB = _wp_views(wp_noise, N, Is, O)
+            xiA, xiR, xiB = _wp_redraw(wp_flat, rng_tmp, ring_rng, s, N, Is, O, sigma,
+                                       config[C_NOISE])
             if opt == SGD:
                 _update_dense(A[:, 0:Is], xiA, scale, lr, opt, mA, vA, hyper, t)
                 _update_dense(R, xiR, scale, lr, opt, mR, vR, hyper, t)
@@ -215,7 +227,7 @@ def _delayed_update(A, R, B, D, moments, wp_noise, dense, rng_tmp, work_n, work_
             if decor:
                 _rmatvec(D, tmp, tmp2)
             else:
-                tmp2[:] = tmp
+                _copy(tmp, tmp2)
             for i in range(N):
                 g[i] = dirs[i] * tmp2[i]
             coef[o] = gb
@@ -243,107 +255,163 @@ def _delayed_update(A, R, B, D, moments, wp_noise, dense, rng_tmp, work_n, work_
 
 
 @njit(**INNER)
-def _forward(A, R, B, D, wp_noise, state, work_n, work_o, rng, hyper, config, u,
-             ring_u, ring_xp, ring_xs, ring_dir, ring_y, ring_yn, ring_do, ring_s,
-             ring_rng, ring_i, slot, base):
-    """Step (4): both twins on input ``u``; the activity goes to ``slot``.
-
-    ``base`` is added to every stored prediction (both twins): the network's
-    outputs are then corrections to ``base`` (e.g. the last value) and the
-    losses compare ``base + beta`` with the value that arrives.
-    """
+def _forward(net, work_n, work_o, wp_flat, u, decorrelate, output_noise):
+    """Steps (3) and (4) of both read-outs' kernels: with ``decorrelate`` the
+    decorrelation update of time t - 1 on its clean state (eq. 10), then both twins
+    on ``u`` (eqs. 1, 3, 7), their states into work_n's F_XS and F_XSN rows (F_XSN
+    = F_XS without twins). The noise is drawn in the core's order: xi, then
+    (``output_noise``, the perturbation read-out's) nu, and with a noisy reference
+    twin xi0, nu0; WP's weight noise fills ``wp_flat``."""
+    A, DT, rng, state, hyper, config = net[0], net[3], net[6], net[7], net[8], net[9]
+    R = net[1].T
     N, I = A.shape
-    O = B.shape[0]
-    method = config[C_METHOD]
-    act = config[C_ACT]
-    decor = config[C_DECOR] != 0
-    noisy_ref = config[C_NOISY_REF] != 0
+    method, act, kind = config[C_METHOD], config[C_ACT], config[C_NOISE]
     sigma = hyper[H_SIGMA]
-
-    xs = state[0]
-    xsn = state[1]
-    alpha = work_n[F_ALPHA]
-    alphan = work_n[F_ALPHAN]
-    x = work_n[F_X]
-    xn = work_n[F_XN]
-    xs_new = work_n[F_XS]
-    xsn_new = work_n[F_XSN]
-    xi = work_n[F_XI]
-    xi0 = work_n[F_XI0]
-    y = work_o[F_Y]
-    yn = work_o[F_YN]
-    nu = work_o[F_NU]
-    nu0 = work_o[F_NU0]
-    twins = method != BP
-
-    for k in range(I):
-        ring_u[slot, k] = u[k]
-    for j in range(N):
-        ring_xp[slot, j] = xs[j]
-    ring_i[slot] = I
-
+    if decorrelate:
+        _decorrelate(DT.T, state[0], work_n[F_TMP], hyper[H_LR_DEC])
+    alpha, alphan, x, xn = work_n[F_ALPHA], work_n[F_ALPHAN], work_n[F_X], work_n[F_XN]
     if method == WP:
-        for q in range(4):
-            ring_rng[slot, q] = rng[q]  # the position WP will redraw from
-        xiA, xiR, xiB = _wp_views(wp_noise, N, I, O)
-        _fill_noise(rng, wp_noise[0:N * I + N * N + O * N], sigma, config[C_NOISE])
-        _hidden_twins_wp(A, R, xiA, xiR, u, xs, xsn, alpha, alphan)
-    elif twins:
-        _fill_noise(rng, xi, sigma, config[C_NOISE])
-        _fill_noise(rng, nu, sigma, config[C_NOISE])
-        if noisy_ref:
-            _fill_noise(rng, xi0, sigma, config[C_NOISE])
-            _fill_noise(rng, nu0, sigma, config[C_NOISE])
-        _hidden_twins(A, R, u, xs, xsn, xi0, xi, alpha, alphan)
+        _fill_noise(rng, wp_flat, sigma, kind)
+        xiA = wp_flat[0:N * I].reshape((N, I))
+        xiR = wp_flat[N * I:N * I + N * N].reshape((N, N))
+        _hidden_twins_wp(A, R, xiA, xiR, u, state[0], state[1], alpha, alphan)
+    elif method != BP:
+        _fill_noise(rng, work_n[F_XI], sigma, kind)
+        if output_noise:
+            _fill_noise(rng, work_o[F_NU], sigma, kind)
+        if config[C_NOISY_REF] != 0:
+            _fill_noise(rng, work_n[F_XI0], sigma, kind)
+            _fill_noise(rng, work_o[F_NU0], sigma, kind)
+        _hidden_twins(A, R, u, state[0], state[1], work_n[F_XI0], work_n[F_XI], alpha, alphan)
     else:
-        _hidden_clean(A, R, u, xs, alpha)
-
+        _hidden_clean(A, R, u, state[0], alpha)
     _activate(alpha, x, act)
-    if twins:
+    if method != BP:
         _activate(alphan, xn, act)
-        if decor:
-            _matvec_twins(D, x, xn, xs_new, xsn_new)
+        if config[C_DECOR] != 0:
+            _matvec_twins(DT.T, x, xn, work_n[F_XS], work_n[F_XSN])
         else:
-            xs_new[:] = x
-            xsn_new[:] = xn
+            _copy(x, work_n[F_XS])
+            _copy(xn, work_n[F_XSN])
     else:
-        if decor:
-            _matvec(D, x, xs_new)
+        if config[C_DECOR] != 0:
+            _matvec(DT.T, x, work_n[F_XS])
         else:
-            xs_new[:] = x
+            _copy(x, work_n[F_XS])
+        _copy(work_n[F_XS], work_n[F_XSN])
 
-    if method == WP:
-        xiA, xiR, xiB = _wp_views(wp_noise, N, I, O)
-        for o in range(O):
-            c = 0.0
-            n = 0.0
-            for j in range(N):
-                b = B[o, j]
-                c += b * xs_new[j]
-                n += (b + xiB[o, j]) * xsn_new[j]
-            y[o] = c
-            yn[o] = n
-    elif twins:
-        _matvec_twins(B, xs_new, xsn_new, y, yn)
-        for o in range(O):
-            y[o] += nu0[o]
-            yn[o] += nu[o]
-    else:
-        _matvec(B, xs_new, y)
 
-    for o in range(O):
-        ring_y[slot, o] = base + y[o]
-        ring_yn[slot, o] = base + (yn[o] if twins else y[o])
-    for j in range(N):
-        ring_xs[slot, j] = xs_new[j]
-
+@njit(**INNER)
+def _commit_hidden(slot, u, net, work_n, rng0, ring_u, ring_xp, ring_i, ring_dir, ring_rng):
+    """Commit the hidden layer's part of the step: the activity its later update
+    needs into ring slot ``slot`` (u, xs_{t-1}, the input count, the direction of
+    ANP, NP or BP, WP's stream position ``rng0`` before the step's draws), then the
+    new states. Returns ||alpha~ - alpha||^2 for ANP (else 0)."""
+    state, config = net[7], net[9]
+    method = config[C_METHOD]
+    N = state.shape[1]
+    alpha = work_n[F_ALPHA]
+    for k in range(u.shape[0]):
+        ring_u[slot, k] = u[k]
+    _copy(state[0], ring_xp[slot])
+    ring_i[slot] = u.shape[0]
+    ss = 0.0
     if method == ANP:
-        ss = 0.0
+        alphan = work_n[F_ALPHAN]
         for i in range(N):
             d = alphan[i] - alpha[i]
             ring_dir[slot, i] = d
             ss += d * d
-        ring_s[slot, S_SSA] = ss
+    elif method == NP:
+        _copy(work_n[F_XI], ring_dir[slot])
+    elif method == BP:
+        x = work_n[F_X]
+        for i in range(N):
+            ring_dir[slot, i] = _dact(alpha[i], x[i], config[C_ACT])
+    elif method == WP:
+        _copy(rng0, ring_rng[slot])  # the position WP's update redraws from
+    _copy(work_n[F_XS], state[0])
+    _copy(work_n[F_XSN], state[1])
+    return ss
+
+
+@njit(**INNER)
+def _lags_in(sample):
+    """The lagged values into the input: u[2 + i] = y_{t-1-i} in the target's current
+    standard units (``scaled``), for the ``n`` lags seen so far."""
+    u, recent, n, mean, std, scaled = sample[1], sample[3], sample[4], sample[5], sample[6], \
+        sample[7]
+    for i in range(n):
+        u[2 + i] = (recent[i] - mean) / std if scaled else recent[i]
+
+
+@njit(**INNER)
+def _lags_push(sample):
+    """The lag window moves on (a committed step): the value just learned, in raw
+    units, becomes y_{t-1}."""
+    z, recent, mean, std, scaled = sample[0], sample[3], sample[5], sample[6], sample[7]
+    for i in range(recent.shape[0] - 1, 0, -1):
+        recent[i] = recent[i - 1]
+    if recent.shape[0]:
+        recent[0] = mean + std * z if scaled else z
+
+
+@njit(cache=True)
+def learn_step(net, model, rings, work, keep, sample):
+    """One time step: learn from ``z`` (the value now arriving), then step on ``u``.
+
+    ``sample`` is (z, u, base, recent, n, mean, std, scaled): the value in standard
+    units, the input (its lag columns are filled here, ``_lags_in``), the base of
+    the forecasts, the raw lag window and how many lags it holds so far, the
+    target's running mean and standard deviation, and whether the target is
+    scaled. Returns 0 when the step is committed (the lag window then moves on),
+    else the code of ``guard._forecast_health`` with every array as before the step.
+    """
+    z, u, base = sample[0], sample[1], sample[2]
+    _lags_in(sample)
+    A, RT, B, DT, moments, wp, rng, state, hyper, config = net
+    counters, max_weight = model
+    ring_u, ring_xp, ring_xs, ring_dir, ring_y, ring_yn, ring_do, ring_s, ring_rng, ring_i = rings
+    work_n, work_o, grad, slot_of, dense, wp_flat, rng_tmp, report = work
+    N = A.shape[0]
+    O = B.shape[0]
+    method = config[C_METHOD]
+    decor = config[C_DECOR] != 0
+    twins = method != BP
+    steps = counters[FK_STEPS]
+    learns = steps > 0
+    _keep(net, counters, keep, learns, learns, decor and learns, True)
+
+    _delayed_update(net, counters, rings, work, z)
+    _forward(net, work_n, work_o, wp_flat, u, decor and learns, True)
+    xs_new = work_n[F_XS]
+    xsn_new = work_n[F_XSN]
+    y = work_o[F_Y]
+    yn = work_o[F_YN]
+    if method == WP:
+        xiB = _wp_views(wp_flat, N, u.shape[0], O)[2]
+        _readout_twins_wp(B, xiB, xs_new, xsn_new, y, yn)
+    elif twins:
+        _readout_twins(B, B, y, u, False, False, xs_new, xsn_new, y, yn, work_o[F_NU0],
+                       work_o[F_NU], True)
+    else:
+        _matvec(B, xs_new, y)
+    fy = work_o[F_FY]
+    fyn = work_o[F_FYN]
+    for o in range(O):
+        fy[o] = base + y[o]
+        fyn[o] = base + (yn[o] if twins else y[o])
+    code = _forecast_health(fy, xs_new, xsn_new, A, RT, B, DT, B[0:0], moments, True, decor,
+                            max_weight, report)
+    if code != 0:
+        _keep(net, counters, keep, learns, learns, decor and learns, False)
+        return code
+
+    slot = steps % O
+    _copy(fy, ring_y[slot])
+    _copy(fyn, ring_yn[slot])
+    _copy(xs_new, ring_xs[slot])
+    if method == ANP:
         ss = 0.0
         for o in range(O):
             d = yn[o] - y[o]
@@ -351,37 +419,12 @@ def _forward(A, R, B, D, wp_noise, state, work_n, work_o, rng, hyper, config, u,
             ss += d * d
         ring_s[slot, S_SSB] = ss
     elif method == NP:
-        for i in range(N):
-            ring_dir[slot, i] = xi[i]
-        for o in range(O):
-            ring_do[slot, o] = nu[o]
-    elif method == BP:
-        for i in range(N):
-            ring_dir[slot, i] = _dact(alpha[i], x[i], act)
-
-    xs[:] = xs_new
-    if twins:
-        xsn[:] = xsn_new
-    else:
-        xsn[:] = xs_new
-
-
-@njit(cache=True)
-def learn_step(A, R, B, D, moments, wp_noise, dense, rng, rng_tmp, state, work_n,
-               work_o, grad, slot_of, ring_u, ring_xp, ring_xs, ring_dir, ring_y,
-               ring_yn, ring_do, ring_s, ring_rng, ring_i, counters, hyper, config,
-               z, u, base):
-    """One time step: learn from ``z`` (the value now arriving), then step on ``u``."""
-    _delayed_update(A, R, B, D, moments, wp_noise, dense, rng_tmp, work_n, work_o,
-                    grad, slot_of, ring_u, ring_xp, ring_xs, ring_dir, ring_y,
-                    ring_yn, ring_do, ring_s, ring_rng, ring_i, counters, hyper,
-                    config, z)
-    # (3) the decorrelation step of time t - 1, on its clean state
-    if config[C_DECOR] != 0 and counters[FK_STEPS] > 0:
-        _decorrelate(D, state[0], work_n[F_TMP], hyper[H_LR_DEC])
-    O = B.shape[0]
-    slot = counters[FK_STEPS] % O
-    _forward(A, R, B, D, wp_noise, state, work_n, work_o, rng, hyper, config, u,
-             ring_u, ring_xp, ring_xs, ring_dir, ring_y, ring_yn, ring_do, ring_s,
-             ring_rng, ring_i, slot, base)
+        _copy(work_o[F_NU], ring_do[slot])
+    ss = _commit_hidden(slot, u, net, work_n, keep[3], ring_u, ring_xp, ring_i, ring_dir,
+                        ring_rng)
+    if method == ANP:
+        ring_s[slot, S_SSA] = ss
+    _lags_push(sample)
     counters[FK_STEPS] += 1
+    return 0
+

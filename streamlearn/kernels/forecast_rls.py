@@ -31,23 +31,58 @@ Order of operations in :func:`learn_step` for the value ``z`` arriving at time
 ``t`` (standard units): (1) every pending slot's read-out update (R3) and its
 loss-difference share, (2) the hidden update of slot ``t - H``, now complete,
 (3) the decorrelation update for step ``t - 1``, (4) the forward step of both
-twins on input ``u``, its forecasts, and its gain (R1-R2), in slot ``t mod H``.
+twins on input ``u`` (``forecast._forward``), its forecasts, and its gain
+(R1-R2), in slot ``t mod H``.
+
+**The step is a transaction**, as in ``forecast.py``: what it may change (A, R,
+D, the moments, W, the error scales, the gate's running errors, the pending
+slots' accumulated dl, the counters and the random stream) is kept first, and
+the forecasts, the new state, the weights and W are checked
+(``guard._forecast_health``) before the ring slot, P (R1-R2, which the check
+does not read) and the state are written. A refused step puts the kept arrays
+back and returns its code.
+
+Bundles: ``net`` as in ``forecast.py`` (``OnlineRNN.buffers()``, with WP's
+noise views of the hidden layer alone); ``model`` (W, P, rls, err_scale,
+track, counters, max_weight); ``rings`` (ring_u, ring_xp, ring_z, ring_g,
+ring_dir, ring_y, ring_yn, ring_s, ring_rng, ring_i, ring_base, ring_dl,
+ring_gx); ``work`` (work_n, work_o, grad, gain_q, wp_flat, rng_tmp, report);
+``keep`` as in ``forecast.py``, its second buffer holding W, err_scale, track,
+ring_dl and ring_gx.
 """
 
-import numpy as np
 from numba import njit
 
 from .._jit import INNER
-from .decorrelation import _decorrelate
-from .layout import ANP, BP, C_ACT, C_NOISE, C_DECOR, C_METHOD, C_OPT, H_LR, H_LR_DEC, H_SIGMA, NP, WP
-from .linalg import _matvec, _matvec_twins, _rmatvec
-from .network import _activate, _dact, _fill_noise, _hidden_clean, _hidden_twins, _hidden_twins_wp
+from .forecast import (
+    F_FY,
+    F_FYN,
+    F_TMP,
+    F_XS,
+    F_XSN,
+    _commit_hidden,
+    _forward,
+    _lags_in,
+    _lags_push,
+    _wp_redraw,
+)
+from .guard import _forecast_health, _keep, _kept, _transfer, _transfer2
+from .layout import (
+    ANP,
+    BP,
+    C_DECOR,
+    C_METHOD,
+    C_NOISE,
+    C_OPT,
+    H_LR,
+    H_SIGMA,
+    NP,
+    WP,
+)
+from .linalg import _copy, _rmatvec
 from .optim import _split_moments, _update_dense, _update_lowrank
-from .rls import _rls_gain_restarting, _rls_restart
+from .rls import _rls_gain_restarting
 
-# rows of work_n (N,)
-F_ALPHA, F_ALPHAN, F_X, F_XN, F_XS, F_XSN, F_XI, F_XI0, F_TMP, F_TMP2 = range(10)
-N_FWORK_N = 10
 # counters
 FK_ADAM, FK_STEPS, FK_RESTARTS = 0, 1, 2
 N_FCOUNTERS = 3
@@ -84,10 +119,13 @@ def _clipped_error(W_o, z_s, target, scale, o, n, rls):
 
 
 @njit(**INNER)
-def _hidden_update(A, R, moments, wp_noise, rng_tmp, grad, ring_u, ring_xp, ring_dir,
-                   ring_s, ring_rng, ring_i, ring_dl, ring_gx, D, work_n, counters,
-                   hyper, config, s):
+def _hidden_update(net, rings, work, counters, s):
     """Step (2): slot ``s``'s update of A and R from its accumulated dl (eqs. 4, 5, 6, 8)."""
+    A, RT, B, DT, moments, wp, rng, state, hyper, config = net
+    ring_u, ring_xp, ring_z, ring_g, ring_dir, ring_y, ring_yn, ring_s, ring_rng, ring_i, \
+        ring_base, ring_dl, ring_gx = rings
+    work_n, work_o, grad, gain_q, wp_flat, rng_tmp, report = work
+    R = RT.T
     N, I = A.shape
     method = config[C_METHOD]
     opt = config[C_OPT]
@@ -95,32 +133,24 @@ def _hidden_update(A, R, moments, wp_noise, rng_tmp, grad, ring_u, ring_xp, ring
     lr = hyper[H_LR]
     counters[FK_ADAM] += 1
     t = counters[FK_ADAM]
-    O = (moments.shape[0] // 2 - N * I - N * N) // N if moments.shape[0] else 0
-    mA, vA, mR, vR, mB, vB = _split_moments(moments, N, I, O)
+    mA, vA, mR, vR, mB, vB = _split_moments(moments, N, I, B.shape[0])
     dl = ring_dl[s]
     g = grad[0]
     if method == WP:
         Is = ring_i[s]
-        for q in range(4):
-            rng_tmp[q] = ring_rng[s, q]
-        size = N * Is + N * N
-        _fill_noise(rng_tmp, wp_noise[0:size], sigma, config[C_NOISE])
-        xiA = wp_noise[0:N * Is].reshape((N, Is))
-        xiR = wp_noise[N * Is:size].reshape((N, N))
+        xiA, xiR, _ = _wp_redraw(wp_flat, rng_tmp, ring_rng, s, N, Is, 0, sigma,
+                                 config[C_NOISE])
         scale = dl / (sigma * sigma)
-        if opt == 0:
-            _update_dense(A[:, 0:Is], xiA, scale, lr, opt, mA, vA, hyper, t)
-        else:
-            _update_dense(A[:, 0:Is], xiA, scale, lr, opt, mA[:, 0:Is], vA[:, 0:Is], hyper, t)
+        _update_dense(A[:, 0:Is], xiA, scale, lr, opt, mA[:, 0:Is], vA[:, 0:Is], hyper, t)
         _update_dense(R, xiR, scale, lr, opt, mR, vR, hyper, t)
         return
     dirs = ring_dir[s]
     if method == BP:
         tmp = work_n[F_TMP]
         if config[C_DECOR] != 0:
-            _rmatvec(D, ring_gx[s], tmp)
+            _rmatvec(DT.T, ring_gx[s], tmp)
         else:
-            tmp[:] = ring_gx[s]
+            _copy(ring_gx[s], tmp)
         for i in range(N):
             g[i] = dirs[i] * tmp[i]
     elif method == NP:
@@ -137,118 +167,16 @@ def _hidden_update(A, R, moments, wp_noise, rng_tmp, grad, ring_u, ring_xp, ring
 
 
 @njit(**INNER)
-def _forward(A, R, D, W, P, wp_noise, state, work_n, rng, hyper, rls, config, u,
-             gain_q, ring_u, ring_xp, ring_z, ring_g, ring_dir, ring_y, ring_yn,
-             ring_s, ring_rng, ring_i, ring_base, ring_dl, ring_gx, counters, slot, base):
-    """Step (4): both twins on ``u``, the forecasts of both, and the gain of z (R1-R2)."""
-    N, I = A.shape
+def _learn_readout(W, rls, err_scale, track, rings, counters, config, z):
+    """Step (1): every pending slot's read-out update (R3), the gate's running errors
+    and the slot's share of its loss difference (or, for BP, of its gradient)."""
+    ring_u, ring_xp, ring_z, ring_g, ring_dir, ring_y, ring_yn, ring_s, ring_rng, ring_i, \
+        ring_base, ring_dl, ring_gx = rings
     H = W.shape[0]
-    method = config[C_METHOD]
-    act = config[C_ACT]
-    decor = config[C_DECOR] != 0
-    sigma = hyper[H_SIGMA]
-    xs = state[0]
-    xsn = state[1]
-    alpha = work_n[F_ALPHA]
-    alphan = work_n[F_ALPHAN]
-    x = work_n[F_X]
-    xn = work_n[F_XN]
-    xs_new = work_n[F_XS]
-    xsn_new = work_n[F_XSN]
-    xi = work_n[F_XI]
-    xi0 = work_n[F_XI0]
-    twins = method != BP
-
-    for k in range(I):
-        ring_u[slot, k] = u[k]
-    for j in range(N):
-        ring_xp[slot, j] = xs[j]
-    ring_i[slot] = I
-    if method == WP:
-        for q in range(4):
-            ring_rng[slot, q] = rng[q]  # the position the update redraws from
-        size = N * I + N * N
-        _fill_noise(rng, wp_noise[0:size], sigma, config[C_NOISE])
-        xiA = wp_noise[0:N * I].reshape((N, I))
-        xiR = wp_noise[N * I:size].reshape((N, N))
-        _hidden_twins_wp(A, R, xiA, xiR, u, xs, xsn, alpha, alphan)
-    elif twins:
-        _fill_noise(rng, xi, sigma, config[C_NOISE])
-        _hidden_twins(A, R, u, xs, xsn, xi0, xi, alpha, alphan)
-    else:
-        _hidden_clean(A, R, u, xs, alpha)
-    _activate(alpha, x, act)
-    if twins:
-        _activate(alphan, xn, act)
-        if decor:
-            _matvec_twins(D, x, xn, xs_new, xsn_new)
-        else:
-            xs_new[:] = x
-            xsn_new[:] = xn
-    else:
-        if decor:
-            _matvec(D, x, xs_new)
-        else:
-            xs_new[:] = x
-        xsn_new[:] = xs_new
-
-    z = ring_z[slot]
-    for j in range(N):
-        z[j] = xs_new[j]
-    for k in range(I):
-        z[N + k] = u[k]
-    for o in range(H):
-        c = 0.0
-        n = 0.0
-        w = W[o]
-        for j in range(N):
-            c += w[j] * xs_new[j]
-            n += w[j] * xsn_new[j]
-        shared = 0.0
-        for k in range(I):
-            shared += w[N + k] * u[k]
-        ring_y[slot, o] = base + (c + shared)
-        ring_yn[slot, o] = base + (n + shared)
-    ring_base[slot] = base
-    ring_dl[slot] = 0.0
-    for j in range(N):
-        ring_gx[slot, j] = 0.0
-
-    if method == ANP:
-        ss = 0.0
-        for i in range(N):
-            d = alphan[i] - alpha[i]
-            ring_dir[slot, i] = d
-            ss += d * d
-        ring_s[slot] = ss
-    elif method == NP:
-        for i in range(N):
-            ring_dir[slot, i] = xi[i]
-    elif method == BP:
-        for i in range(N):
-            ring_dir[slot, i] = _dact(alpha[i], x[i], act)
-
-    # (R1, R2): the gain of z_slot, shared by every horizon
-    g = ring_g[slot]
-    if _rls_gain_restarting(P, z, rls[R_LAM], rls[R_PMAX], rls[R_ALPHA], g, gain_q):
-        counters[FK_RESTARTS] += 1
-
-    xs[:] = xs_new
-    xsn[:] = xsn_new
-
-
-@njit(cache=True)
-def learn_step(A, R, D, W, P, moments, wp_noise, rng, rng_tmp, state, work_n, grad,
-               gain_q, ring_u, ring_xp, ring_z, ring_g, ring_dir, ring_y, ring_yn, ring_s,
-               ring_rng, ring_i, ring_base, ring_dl, ring_gx, err_scale, track, counters, hyper,
-               rls, config, z, u, base):
-    """One time step: learn from ``z`` (the value now arriving), then step on ``u``."""
-    N = A.shape[0]
-    H = W.shape[0]
+    N = ring_gx.shape[1]
     steps = counters[FK_STEPS]
     n_pending = steps if steps < H else H
     method = config[C_METHOD]
-    # (1) read-out updates (R3) and each slot's share of its loss difference
     for k in range(1, n_pending + 1):
         o = k - 1
         s = (steps - k) % H
@@ -273,50 +201,95 @@ def learn_step(A, R, D, W, P, moments, wp_noise, rng, rng_tmp, state, work_n, gr
         g = ring_g[s]
         for i in range(w.shape[0]):
             w[i] += g[i] * e
-    # (2) the step of time t - H has all its targets: one hidden update
-    if steps >= H and hyper[H_LR] > 0.0:
-        _hidden_update(A, R, moments, wp_noise, rng_tmp, grad, ring_u, ring_xp, ring_dir,
-                       ring_s, ring_rng, ring_i, ring_dl, ring_gx, D, work_n, counters,
-                       hyper, config, (steps - H) % H)
-    # (3) the decorrelation step of time t - 1, on its clean state
-    if config[C_DECOR] != 0 and steps > 0:
-        _decorrelate(D, state[0], work_n[F_TMP], hyper[H_LR_DEC])
-    slot = steps % H
-    _forward(A, R, D, W, P, wp_noise, state, work_n, rng, hyper, rls, config, u, gain_q,
-             ring_u, ring_xp, ring_z, ring_g, ring_dir, ring_y, ring_yn, ring_s, ring_rng,
-             ring_i, ring_base, ring_dl, ring_gx, counters, slot, base)
-    counters[FK_STEPS] += 1
 
 
 @njit(**INNER)
-def _absmax_ok(M, bound):
-    """True if every entry of the 2-D ``M`` is finite and at most ``bound`` in magnitude."""
-    for i in range(M.shape[0]):
-        for j in range(M.shape[1]):
-            if not abs(M[i, j]) <= bound:
-                return False
-    return True
+def _keep_readout(W, err_scale, track, ring_dl, ring_gx, keep, save):
+    """``guard._keep`` for what step (1) changes: W, the error scales, the gate's
+    running errors and the pending slots' dl (or, for BP, gradients)."""
+    buf = keep[1]
+    H, M = W.shape
+    _transfer2(W, _kept(buf, 0, W), save)
+    _transfer(err_scale, buf[H * M:H * M + H], save)
+    _transfer2(track, _kept(buf, H * M + H, track), save)
+    _transfer(ring_dl, buf[H * M + 3 * H:H * M + 4 * H], save)
+    _transfer2(ring_gx, _kept(buf, H * M + 4 * H, ring_gx), save)
 
 
 @njit(cache=True)
-def health(A, R, B, D, W, moments, state, last, max_weight):
-    """Why the step just taken must not stand: 0 healthy, 1 the forecasts or the
-    state are not finite, 2 a weight of A, R, B, D is beyond ``max_weight`` (or
-    not finite), 3 the least-squares read-out is not finite, 4 the optimizer's
-    moments are not finite. One pass, no allocation (the forecaster's guard)."""
-    for v in last:
-        if not np.isfinite(v):
-            return 1
-    for i in range(state.shape[0]):
-        for j in range(state.shape[1]):
-            if not np.isfinite(state[i, j]):
-                return 1
-    if not (_absmax_ok(A, max_weight) and _absmax_ok(R, max_weight)
-            and _absmax_ok(B, max_weight) and _absmax_ok(D, max_weight)):
-        return 2
-    if not _absmax_ok(W, np.inf):
-        return 3
-    for v in moments:
-        if not np.isfinite(v):
-            return 4
+def learn_step(net, model, rings, work, keep, sample):
+    """One time step: learn from ``z`` (the value now arriving), then step on ``u``.
+
+    ``sample`` as in ``forecast.learn_step``. Returns 0 when the step is committed,
+    else the code of ``guard._forecast_health`` with every array as before the step.
+    """
+    z, u, base = sample[0], sample[1], sample[2]
+    _lags_in(sample)
+    A, RT, B, DT, moments, wp, rng, state, hyper, config = net
+    W, P, rls, err_scale, track, counters, max_weight = model
+    ring_u, ring_xp, ring_z, ring_g, ring_dir, ring_y, ring_yn, ring_s, ring_rng, ring_i, \
+        ring_base, ring_dl, ring_gx = rings
+    work_n, work_o, grad, gain_q, wp_flat, rng_tmp, report = work
+    N, I = A.shape
+    H = W.shape[0]
+    steps = counters[FK_STEPS]
+    method = config[C_METHOD]
+    decor = config[C_DECOR] != 0
+    hidden = steps >= H and hyper[H_LR] > 0.0
+    _keep(net, counters, keep, hidden, False, decor and steps > 0, True)
+    if steps > 0:
+        _keep_readout(W, err_scale, track, ring_dl, ring_gx, keep, True)
+    _learn_readout(W, rls, err_scale, track, rings, counters, config, z)
+    # (2) the step of time t - H has all its targets: one hidden update
+    if hidden:
+        _hidden_update(net, rings, work, counters, (steps - H) % H)
+    # (3), (4): D's update of time t - 1, both twins on u (no output noise: the
+    # read-out is least squares)
+    _forward(net, work_n, work_o, wp_flat, u, decor and steps > 0, False)
+    xs_new = work_n[F_XS]
+    xsn_new = work_n[F_XSN]
+    fy = work_o[F_FY]
+    fyn = work_o[F_FYN]
+    for o in range(H):
+        c = 0.0
+        n = 0.0
+        w = W[o]
+        for j in range(N):
+            c += w[j] * xs_new[j]
+            n += w[j] * xsn_new[j]
+        shared = 0.0
+        for k in range(I):
+            shared += w[N + k] * u[k]
+        fy[o] = base + (c + shared)
+        fyn[o] = base + (n + shared)
+    code = _forecast_health(fy, xs_new, xsn_new, A, RT, B, DT, W, moments, False, decor,
+                            max_weight, report)
+    if code != 0:
+        _keep(net, counters, keep, hidden, False, decor and steps > 0, False)
+        if steps > 0:
+            _keep_readout(W, err_scale, track, ring_dl, ring_gx, keep, False)
+        return code
+
+    slot = steps % H
+    zs = ring_z[slot]
+    for j in range(N):
+        zs[j] = xs_new[j]
+    for k in range(I):
+        zs[N + k] = u[k]
+    ss = _commit_hidden(slot, u, net, work_n, keep[3], ring_u, ring_xp, ring_i, ring_dir,
+                        ring_rng)
+    if method == ANP:
+        ring_s[slot] = ss
+    _copy(fy, ring_y[slot])
+    _copy(fyn, ring_yn[slot])
+    ring_base[slot] = base
+    ring_dl[slot] = 0.0
+    for j in range(N):
+        ring_gx[slot, j] = 0.0
+    # (R1, R2): the gain of z_slot, shared by every horizon
+    if _rls_gain_restarting(P, zs, rls[R_LAM], rls[R_PMAX], rls[R_ALPHA], ring_g[slot],
+                            gain_q):
+        counters[FK_RESTARTS] += 1
+    _lags_push(sample)
+    counters[FK_STEPS] += 1
     return 0

@@ -33,6 +33,17 @@ def _matvec_twins(M, v, vn, out, outn):
 
 
 @njit(**INNER)
+def _dots_perturbed(row, xi, v, vn, c, n):
+    """(c + row . v, n + (row + xi) . vn), each sum in order: a row of a product and
+    of the same product with perturbed weights (WP's twins, eq. 7)."""
+    for j in range(row.shape[0]):
+        r = row[j]
+        c += r * v[j]
+        n += (r + xi[j]) * vn[j]
+    return c, n
+
+
+@njit(**INNER)
 def _rmatvec(M, v, out):
     """out = M^T v, reading M row by row."""
     rows, cols = M.shape

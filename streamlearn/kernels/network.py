@@ -6,7 +6,7 @@ from numba import njit
 from .._jit import INNER
 from .._random import _fill_normal, _fill_rademacher
 from .layout import IDENTITY, RADEMACHER, RELU, TANH
-from .linalg import _axpy4
+from .linalg import _axpy4, _dots_perturbed
 
 
 @njit(**INNER)
@@ -69,20 +69,9 @@ def _hidden_twins(A, R, u, xs, xsn, xi0, xi, alpha, alphan):
 @njit(**INNER)
 def _hidden_twins_wp(A, R, xiA, xiR, u, xs, xsn, alpha, alphan):
     """Eq. 1 and 7: the noisy twin runs on perturbed weights A + xiA, R + xiR."""
-    N, I = A.shape
-    for i in range(N):
-        c = 0.0
-        n = 0.0
-        for k in range(I):
-            a = A[i, k]
-            c += a * u[k]
-            n += (a + xiA[i, k]) * u[k]
-        for j in range(N):
-            r = R[i, j]
-            c += r * xs[j]
-            n += (r + xiR[i, j]) * xsn[j]
-        alpha[i] = c
-        alphan[i] = n
+    for i in range(A.shape[0]):
+        c, n = _dots_perturbed(A[i], xiA[i], u, u, 0.0, 0.0)
+        alpha[i], alphan[i] = _dots_perturbed(R[i], xiR[i], xs, xsn, c, n)
 
 
 @njit(**INNER)

@@ -4,7 +4,30 @@ from numba import njit
 
 from .._jit import INNER
 from .layout import H_RLS_ALPHA, H_RLS_LAM, H_RLS_PMAX, K_RLS_RESTART
+from .linalg import _dots_perturbed, _matvec_twins
 from .rls import _rls_apply, _rls_gain_restarting
+
+
+@njit(**INNER)
+def _readout_twins(B, C, cb, u, skip, bias, xs_new, xsn_new, y, yn, nu0, nu, noise):
+    """Both twins' read-out: y = B xs (+ C u + c, eq. 1b) and yn = B xs~ (+ C u + c),
+    then with ``noise`` eq. 3's output noise, y += nu0 (zero unless the reference twin
+    is noisy) and yn += nu."""
+    _matvec_twins(B, xs_new, xsn_new, y, yn)
+    if skip or bias:
+        _readout_extra(C, cb, u, skip, bias, y)
+        _readout_extra(C, cb, u, skip, bias, yn)
+    if noise:
+        for o in range(y.shape[0]):
+            y[o] += nu0[o]
+            yn[o] += nu[o]
+
+
+@njit(**INNER)
+def _readout_twins_wp(B, xiB, xs_new, xsn_new, y, yn):
+    """Eq. 7's read-out: y = B xs and yn = (B + xiB) xs~, in one pass over B."""
+    for o in range(B.shape[0]):
+        y[o], yn[o] = _dots_perturbed(B[o], xiB[o], xs_new, xsn_new, 0.0, 0.0)
 
 
 @njit(**INNER)

@@ -80,7 +80,7 @@ from .layout import (
     W_Y,
     W_YN,
 )
-from .linalg import _absmax, _all_finite, _copy, _fill, _matvec, _matvec_twins, _max_diag
+from .linalg import _absmax, _all_finite, _copy, _fill, _matvec, _max_diag
 from .network import _activate, _dact, _fill_noise, _r_rows, _r_rows_wp
 from .optim import (
     _adam_step_bound,
@@ -92,6 +92,8 @@ from .optim import (
 )
 from .parallel import _d_rows_par, _r_rows_par
 from .readouts import (
+    _readout_twins,
+    _readout_twins_wp,
     _readout_extra,
     _readout_extra_wp,
     _regressor,
@@ -256,43 +258,21 @@ def _step_fast(A, RT, B, DT, mom, wp, history, state, work_n, work_o, work_k,
     gb = work_o[W_GB]
     db = work_o[W_DB]
 
-    if wp is not None:
-        # WP's read-out noise (xiB, then xiC, xic) exists only with the perturbation read-out
+    perturbed = False  # WP's read-out noise (xiB, then xiC, xic) exists only with the
+    if wp is not None:  # perturbation read-out
         if twins and rls is None:
-            xiB = wp[3]
-            for o in range(O):
-                c = 0.0
-                n = 0.0
-                for j in range(N):
-                    b = B[o, j]
-                    c += b * xs_new[j]
-                    n += (b + xiB[o, j]) * xsn_new[j]
-                y[o] = c
-                yn[o] = n
+            _readout_twins_wp(B, wp[3], xs_new, xsn_new, y, yn)
             if skip or bias:
                 _readout_extra_wp(C, cb, wp[4], wp[5], u, skip, bias, y, yn)
-        elif twins:
-            _matvec_twins(B, xs_new, xsn_new, y, yn)
-            if skip or bias:
-                _readout_extra(C, cb, u, skip, bias, y)
-                _readout_extra(C, cb, u, skip, bias, yn)
+            perturbed = True
+    if not perturbed:
+        if twins:  # eq. 3's output noise: NP's and ANP's with the perturbation read-out
+            _readout_twins(B, C, cb, u, skip, bias, xs_new, xsn_new, y, yn, nu0, nu,
+                           rls is None and wp is None)
         else:
             _matvec(B, xs_new, y)
             if skip or bias:
                 _readout_extra(C, cb, u, skip, bias, y)
-    elif twins:
-        _matvec_twins(B, xs_new, xsn_new, y, yn)
-        if skip or bias:
-            _readout_extra(C, cb, u, skip, bias, y)
-            _readout_extra(C, cb, u, skip, bias, yn)
-        if rls is None:  # eq. 3's output noise; the least-squares read-out has none
-            for o in range(O):
-                y[o] += nu0[o]
-                yn[o] += nu[o]
-    else:
-        _matvec(B, xs_new, y)
-        if skip or bias:
-            _readout_extra(C, cb, u, skip, bias, y)
     for o in range(O):
         y_out[o] = y[o]
     if not (_all_finite(y) and _all_finite(xs_new)
