@@ -358,6 +358,19 @@ class NaiveShared:
         del self.states[key]
 
 
+def _apply_in_place(W, g, optimizer, lr, moments, t):
+    """W -= lr * step(g) in place, SGD or Adam (default betas, eps) at step t:
+    the forecasters' optimiser."""
+    if optimizer == "sgd":
+        W -= lr * g
+        return
+    b1, b2, eps = 0.9, 0.999, 1e-8
+    m, v = moments
+    m[:] = b1 * m + (1 - b1) * g
+    v[:] = b2 * v + (1 - b2) * g * g
+    W -= lr * (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps)
+
+
 class NumpyForecaster:
     """The forecaster's rule written out with whole matrices and a full history.
 
@@ -391,15 +404,8 @@ class NumpyForecaster:
         self.moments["A"] = [np.hstack([m, np.zeros((N, 1))]) for m in self.moments["A"]]
 
     def apply(self, name, g):
-        W = getattr(self, name)
-        if self.optimizer == "sgd":
-            W -= self.lr * g
-            return
-        b1, b2, eps = 0.9, 0.999, 1e-8
-        m, v = self.moments[name]
-        m[:] = b1 * m + (1 - b1) * g
-        v[:] = b2 * v + (1 - b2) * g * g
-        W -= self.lr * (m / (1 - b1**self.t)) / (np.sqrt(v / (1 - b2**self.t)) + eps)
+        _apply_in_place(getattr(self, name), g, self.optimizer, self.lr, self.moments[name],
+                        self.t)
 
     def step(self, z, u):
         N, H, s2 = self.N, self.H, self.sigma**2
@@ -527,16 +533,8 @@ class NumpyRLSForecaster:
         self.W[k] += g * e
 
     def apply(self, name, g):
-        W = getattr(self, name)
-        if self.optimizer == "sgd":
-            W -= self.lr * g
-            return
-        b1, b2, eps = 0.9, 0.999, 1e-8
-        m, v = self.moments[name]
-        m[:] = b1 * m + (1 - b1) * g
-        v[:] = b2 * v + (1 - b2) * g * g
-        t = self.t_adam
-        W -= self.lr * (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps)
+        _apply_in_place(getattr(self, name), g, self.optimizer, self.lr, self.moments[name],
+                        self.t_adam)
 
     def step(self, z, u, base):
         N, H, s2 = self.N, self.H, self.sigma**2
