@@ -584,8 +584,15 @@ class OnlineRNN(Checkpointable):
         if u is None or y is None:
             self._skip()
             return None
-        out = self._run(u.reshape(1, -1), y.reshape(1, -1), True, False)[0]
-        return out[0] if len(out) else None
+        U, Y = u.reshape(1, -1), y.reshape(1, -1)
+        out = np.empty((1, self.n_outputs), dtype=self.dtype)
+        self._contiguous()
+        stop, status = self._kernel(U, Y, out, self._no_states, True)
+        if status == 0:  # the common case: committed
+            self._refusals = 0
+            return out[0]
+        out, _, kept = self._policy(U, Y, out, self._no_states, True, False, stop, status)
+        return out[0] if kept is None or kept[0] else None
 
     def learn_many(self, U, Y, return_states=False):
         """``learn_one`` over a (T, n_inputs) / (T, n_outputs) sequence in one call.
@@ -660,14 +667,26 @@ class OnlineRNN(Checkpointable):
             Y = np.zeros((T, self.n_outputs), dtype=self.dtype)
         out = np.empty((T, self.n_outputs), dtype=self.dtype)
         xs = np.empty((T, self.n_hidden), dtype=self.dtype) if return_states else self._no_states
+        self._contiguous()
+        stop, status = self._kernel(U, Y, out, xs, learn)
+        return self._policy(U, Y, out, xs, learn, return_states, stop, status)
+
+    def _contiguous(self):
         if not (self._R.flags.f_contiguous and self._D.flags.f_contiguous):
             self._R = np.asfortranarray(self._R)  # e.g. set from outside
             self._D = np.asfortranarray(self._D)
+
+    def _policy(self, U, Y, out, xs, learn, return_states, stop, status):
+        """Carry on after the kernel's first (stop, status) over U, Y with the
+        ``on_divergence`` policy: every row's output, the states, and the mask
+        of the samples kept (None: all)."""
+        T = U.shape[0]
         kept = None
         start = 0
         while True:
-            xs_part = xs[start:] if return_states else xs
-            stop, status = self._kernel(U[start:], Y[start:], out[start:], xs_part, learn)
+            if start > 0:
+                xs_part = xs[start:] if return_states else xs
+                stop, status = self._kernel(U[start:], Y[start:], out[start:], xs_part, learn)
             if status == 0:
                 if T - start > 0:
                     self._refusals = 0

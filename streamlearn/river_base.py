@@ -42,6 +42,11 @@ def _number(owner, name, value):
     Booleans are numbers (0/1). Infinities and non-numbers are refused with an
     error that names the feature.
     """
+    t = type(value)
+    if t is float or t is int:  # the common case, without the ABC checks below
+        v = float(value)
+        if v - v == 0.0:  # finite
+            return v
     if value is None:
         return None
     if isinstance(value, (bool, np.bool_)):
@@ -62,6 +67,11 @@ def _number(owner, name, value):
 
 
 def _target(owner, y):
+    t = type(y)
+    if t is float or t is int:  # the common case, without the ABC checks below
+        v = float(y)
+        if v - v == 0.0:  # finite
+            return v
     if isinstance(y, (bool, np.bool_)):
         return float(y)
     if not isinstance(y, numbers.Real):
@@ -125,14 +135,23 @@ class _FeatureMap:
         """Validated values of ``x`` and the sorted names seen for the first time."""
         values = {}
         new = []
+        columns, owner = self.columns, self.owner
         for name, value in x.items():
-            v = _number(self.owner, name, value)
-            if v is None:
-                continue
+            t = type(value)
+            if t is float or t is int:  # inlined _number for the common case
+                v = float(value)
+                if v - v != 0.0:  # not finite
+                    v = _number(owner, name, value)
+                    if v is None:
+                        continue
+            else:
+                v = _number(owner, name, value)
+                if v is None:
+                    continue
             values[name] = v
-            if name not in self.columns:
+            if name not in columns:
                 new.append(name)
-        return values, _sort_keys(new)
+        return values, (_sort_keys(new) if new else new)
 
     def add(self, names):
         for name in names:
@@ -201,16 +220,34 @@ class _FeatureMap:
         """
         if not self.scale:
             return self.vector(values, dtype)
-        u = np.zeros(self.n_inputs, dtype=dtype)
-        u[0] = 1.0
+        z = [0.0] * self.n_inputs
+        z[0] = 1.0
         columns, fixed = self.columns, self.n_fixed
+        count, mean, m2 = self.count, self.mean, self.m2
+        sqrt = math.sqrt
+        # _learn and _z inlined: the same operations in the same order
         for name, v in values.items():
             j = columns.get(name)
-            if j is not None:
-                if learn:
-                    self._learn(j - fixed, v)
-                u[j] = self._z(j - fixed, v)
-        return u
+            if j is None:
+                continue
+            i = j - fixed
+            if learn:
+                n = count[i] + 1
+                mu = mean[i]
+                delta = v - mu
+                mu = mu + delta / n
+                m2[i] += delta * (v - mu)
+                mean[i] = mu
+                count[i] = n
+            else:
+                n = count[i]
+                mu = mean[i]
+            if n < 2:
+                continue
+            sd = sqrt(m2[i] / n)
+            if sd > 1e-9 * (1.0 + abs(mu)):
+                z[j] = (v - mu) / sd
+        return np.array(z, dtype=dtype)
 
     def encode_rows(self, idx, M, dtype, learn=False):
         """Input rows for ``M`` (NaN = missing) whose columns are feature columns ``idx``.
