@@ -253,6 +253,7 @@ def bench_regressor_vs_river(cfg):
             model.learn_one(x, y)
 
     run_rnn()
+    breakdown = _regressor_breakdown(Xs, ys, cfg.repeats)
     res = side_by_side({"rnn": (run_rnn, T), "river": (run_river, T),
                         "rnn_pl": (run_rnn_predict_learn, T),
                         "river_pl": (run_river_predict_learn, T)}, cfg.repeats)
@@ -261,7 +262,63 @@ def bench_regressor_vs_river(cfg):
             "ratio": ratio_stats(res["rnn"], res["river"]),
             "rnn_pl_us": stats(np.array(res["rnn_pl"]) * 1e6),
             "river_pl_us": stats(np.array(res["river_pl"]) * 1e6),
-            "ratio_pl": ratio_stats(res["rnn_pl"], res["river_pl"])}
+            "ratio_pl": ratio_stats(res["rnn_pl"], res["river_pl"]),
+            "breakdown": breakdown}
+
+
+def _regressor_breakdown(Xs, ys, repeats):
+    """Where ``RNNRegressor.learn_one``'s time goes, per sample (us): the River
+    layer's parsing and scaling, ``OnlineRNN.learn_one``'s checks, the kernel
+    call (Numba's dispatch and unboxing of its arguments), the arithmetic."""
+    from streamlearn.kernels.step import _run_fast
+    from streamlearn.regressor import RNNRegressor
+
+    reg = RNNRegressor(n_hidden=32, seed=0)
+    for x, y in zip(Xs[:100], ys[:100]):
+        reg.learn_one(x, y)
+    net, features, target = reg.network, reg._features, reg._target
+    T = len(Xs)
+    parsed = [features.parse(x)[0] for x in Xs]
+    u = features.encode(parsed[0], net.dtype)
+    z = np.array([0.1], dtype=net.dtype)
+    U, Z = u.reshape(1, -1), z.reshape(1, -1)
+    mom, wp, history, mom_out, rls, nthreads = net._kernel_views()
+    b = net.buffers()
+    head = (b.A, b.RT, b.B, b.DT, mom, wp, history, b.state, net._work_n, net._work_o,
+            net._work_k, b.rng, net._counters, b.hyper, b.config, net._pend_g, net._pend_p,
+            net._pend_u, net._pend_k)
+    tail = (nthreads, net._C, net._c, mom_out, rls, net._watch)
+    Us = np.tile(u, (T, 1))
+    Zs = np.full((T, 1), 0.1, dtype=net.dtype)
+
+    def parse():
+        for x, y in zip(Xs, ys):
+            features.parse(x)
+            target.learn(y)
+
+    def encode():
+        for v in parsed:
+            features.encode(v, net.dtype, learn=True)
+
+    def learn_one():
+        for _ in range(T):
+            net.learn_one(u, z)
+
+    def kernel():
+        for _ in range(T):
+            _run_fast(*head, U, Z, np.empty((1, 1)), net._no_states, True, *tail)
+
+    def learn_many():
+        net.learn_many(Us, Zs)
+
+    res = side_by_side({"parse": (parse, T), "encode": (encode, T), "learn_one": (learn_one, T),
+                        "kernel": (kernel, T), "learn_many": (learn_many, T)}, repeats)
+    med = {k: float(np.median(v)) * 1e6 for k, v in res.items()}
+    return {"river_layer_parse_us": med["parse"], "river_layer_encode_us": med["encode"],
+            "online_rnn_checks_us": med["learn_one"] - med["kernel"],
+            "dispatch_us": med["kernel"] - med["learn_many"],
+            "arithmetic_us": med["learn_many"],
+            "online_rnn_learn_one_us": med["learn_one"]}
 
 
 def bench_vs_naive(cfg):
