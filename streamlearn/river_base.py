@@ -36,6 +36,10 @@ def _sort_keys(keys):
         return sorted(keys, key=lambda k: (type(k).__name__, repr(k)))
 
 
+# ints of smaller magnitude convert to a finite float
+_INT_FLOAT = 2**1023
+
+
 def _number(owner, name, value):
     """``value`` as a float, or None when it is missing (None or NaN).
 
@@ -43,10 +47,11 @@ def _number(owner, name, value):
     error that names the feature.
     """
     t = type(value)
-    if t is float or t is int:  # the common case, without the ABC checks below
-        v = float(value)
-        if v - v == 0.0:  # finite
-            return v
+    if t is float:  # the common case, without the ABC checks below
+        if value - value == 0.0:  # finite
+            return value
+    elif t is int and -_INT_FLOAT < value < _INT_FLOAT:
+        return float(value)
     if value is None:
         return None
     if isinstance(value, (bool, np.bool_)):
@@ -56,7 +61,10 @@ def _number(owner, name, value):
             f"{owner}: feature {name!r} has the non-numeric value {value!r} "
             f"({type(value).__name__}); encode it as numbers first (for instance "
             "with preprocessing.OneHotEncoder) or leave it out of x")
-    v = float(value)
+    try:
+        v = float(value)
+    except OverflowError:
+        v = math.inf if value > 0 else -math.inf
     if math.isnan(v):
         return None
     if math.isinf(v):
@@ -68,15 +76,19 @@ def _number(owner, name, value):
 
 def _target(owner, y):
     t = type(y)
-    if t is float or t is int:  # the common case, without the ABC checks below
-        v = float(y)
-        if v - v == 0.0:  # finite
-            return v
+    if t is float:  # the common case, without the ABC checks below
+        if y - y == 0.0:  # finite
+            return y
+    elif t is int and -_INT_FLOAT < y < _INT_FLOAT:
+        return float(y)
     if isinstance(y, (bool, np.bool_)):
         return float(y)
     if not isinstance(y, numbers.Real):
         raise TypeError(f"{owner}: the target must be a number, got {y!r} ({type(y).__name__})")
-    v = float(y)
+    try:
+        v = float(y)
+    except OverflowError:  # an int beyond float range
+        v = math.inf if y > 0 else -math.inf
     if not math.isfinite(v):
         raise ValueError(
             f"{owner}: the target is {v}; a missing label cannot be learned from "
@@ -137,13 +149,8 @@ class _FeatureMap:
         new = []
         columns, owner = self.columns, self.owner
         for name, value in x.items():
-            t = type(value)
-            if t is float or t is int:  # inlined _number for the common case
-                v = float(value)
-                if v - v != 0.0:  # not finite
-                    v = _number(owner, name, value)
-                    if v is None:
-                        continue
+            if type(value) is float and value - value == 0.0:  # inlined _number: finite float
+                v = value
             else:
                 v = _number(owner, name, value)
                 if v is None:

@@ -482,3 +482,80 @@ def test_least_squares_readout_passes_the_checks_and_learns_raw_trump_approval(m
     mae = evaluate.progressive_val_score(datasets.TrumpApproval(), model, metrics.MAE())
     assert model.network.readout == "rls" and not model.network.bias
     assert mae.get() < 0.6  # a running mean of the target scores about 1.5
+
+
+# -- the one-sample fast path: the same values and errors as the general one ------
+
+def _reference_encode(features, values, dtype, learn):
+    """``_FeatureMap.encode`` written with its scalar helpers, as it was before the
+    fast path inlined them."""
+    from streamlearn.river_base import _FeatureMap  # noqa: F401  (the class under test)
+
+    u = np.zeros(features.n_inputs, dtype=dtype)
+    u[0] = 1.0
+    for name, v in values.items():
+        j = features.columns.get(name)
+        if j is not None:
+            if learn:
+                features._learn(j - features.n_fixed, v)
+            u[j] = features._z(j - features.n_fixed, v)
+    return u
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_inlined_standardisation_equals_the_scalar_helpers(dtype):
+    import copy
+
+    from streamlearn.river_base import _FeatureMap
+
+    rng = np.random.default_rng(5)
+    fast = _FeatureMap("test")
+    slow = copy.deepcopy(fast)
+    for t in range(300):
+        x = {"a": float(rng.normal() * 1e3), "b": 7.0, "c": int(rng.integers(-5, 5))}
+        if t % 7 == 0:
+            x["late"] = float(rng.normal())  # appears now and then: missing otherwise
+        if t % 11 == 0:
+            del x["a"]
+        values, new = fast.parse(x)
+        values_slow, new_slow = slow.parse(x)
+        assert values == values_slow and new == new_slow
+        fast.add(new)
+        slow.add(new_slow)
+        learn = t % 3 != 0
+        got = fast.encode(values, dtype, learn=learn)
+        want = _reference_encode(slow, values_slow, dtype, learn)
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)
+    assert (fast.count, fast.mean, fast.m2) == (slow.count, slow.mean, slow.m2)
+
+
+@pytest.mark.parametrize("value, error, match", [
+    (float("inf"), ValueError, "'f' is inf"),
+    (float("-inf"), ValueError, "'f' is -inf"),
+    ("1.5", TypeError, "non-numeric value '1.5'"),
+    (10**400, ValueError, "'f' is inf"),
+    (-10**400, ValueError, "'f' is -inf"),
+], ids=["inf", "-inf", "text", "huge int", "huge negative int"])
+def test_fast_parse_refuses_what_the_general_path_refuses(value, error, match):
+    from streamlearn.river_base import _FeatureMap
+
+    with pytest.raises(error, match=match):
+        _FeatureMap("test").parse({"ok": 1.0, "f": value})
+
+
+def test_fast_parse_reads_numbers_of_every_kind():
+    from streamlearn.river_base import _FeatureMap
+
+    values, new = _FeatureMap("test").parse(
+        {"f": 2.5, "i": 3, "big": 2**1000, "b": True, "n": np.float32(1.5), "none": None, "nan": float("nan")})
+    assert values == {"f": 2.5, "i": 3.0, "big": float(2**1000), "b": 1.0, "n": 1.5}
+    assert all(type(v) is float for v in values.values())
+    assert new == ["b", "big", "f", "i", "n"]
+
+
+def test_a_huge_int_target_is_refused_as_infinite():
+    from streamlearn import RNNRegressor
+
+    with pytest.raises(ValueError, match="the target is inf"):
+        RNNRegressor(n_hidden=4, seed=0).learn_one({"a": 1.0}, 10**400)
