@@ -160,7 +160,8 @@ def render(r):
         if "error" in g:
             add(f"Not run: {g['error']}")
         else:
-            add(f"{g['steps']} samples with 3 features as dicts; `RNNRegressor(n_hidden=32)` "
+            add(f"River's TrumpApproval (6 features as dicts), repeated to {g['steps']:,} "
+                "samples; `RNNRegressor(n_hidden=32)` "
                 "(DANP default settings) against `preprocessing.StandardScaler() | "
                 "linear_model.LinearRegression()`, per sample:")
             add("")

@@ -225,10 +225,14 @@ def bench_regressor_vs_river(cfg):
         from streamlearn.regressor import RNNRegressor
     except ImportError as e:  # pragma: no cover
         return {"error": str(e)}
-    T = cfg.river_steps
-    rng = np.random.default_rng(0)
-    Xs = [{"a": float(a), "b": float(b), "c": float(c)} for a, b, c in rng.normal(size=(T, 3))]
-    ys = [float(x["a"] - 0.5 * x["b"]) for x in Xs]
+    from river import datasets
+
+    # River's TrumpApproval (bundled with River: 1,001 samples, 6 features), repeated
+    samples = list(datasets.TrumpApproval())
+    reps = -(-cfg.river_steps // len(samples))
+    Xs = [dict(x) for x, _ in samples] * reps
+    ys = [float(y) for _, y in samples] * reps
+    T = len(Xs)
 
     def run_rnn():
         reg = RNNRegressor(n_hidden=32, seed=0)
