@@ -215,6 +215,48 @@ def test_checkpoint_and_pickle_mid_stream_continue_bit_identically(tmp_path, dty
         _same(other, model)
 
 
+@pytest.mark.parametrize("N,nA,n_tail", [(1, 3, 2), (13, 39, 26), (64, 192, 128),
+                                          (70, 0, 0), (70, 210, 140), (130, 130, 131)])
+def test_draw_wp_bits_is_the_float_fill_in_bits(N, nA, n_tail):
+    """The words are the stream's outputs the float fill reads, the expanded parts
+    are its values, XT holds R's signs transposed, and the stream ends where the
+    float fill leaves it."""
+    from numba import njit
+
+    from streamlearn._random import rademacher, seed_state
+    from streamlearn.kernels.network import _draw_wp_bits
+
+    draw = njit(lambda *a: _draw_wp_bits(*a))
+    n = nA + N * N + n_tail
+    for dtype in (np.float64, np.float32):
+        ref_state, state = seed_state(11), seed_state(11)
+        want = rademacher(ref_state, (n,), 0.3, dtype)
+        W = (N + 63) // 64
+        words = np.zeros((n + 63) // 64 + 1, np.uint64)
+        XT = np.zeros((64 * W, W), np.uint64)
+        flat = np.zeros(n, dtype)
+        draw(state, words, XT, flat, nA, N, 0.3)
+        np.testing.assert_array_equal(state, ref_state)
+        assert words[-1] == 0  # the spare word is never drawn
+        np.testing.assert_array_equal(flat[:max(nA, 1)], want[:max(nA, 1)])
+        np.testing.assert_array_equal(flat[nA + N * N:], want[nA + N * N:])
+        xiR = want[nA:nA + N * N].reshape(N, N)
+        bits = np.unpackbits(XT[:N].view(np.uint8), bitorder="little").reshape(N, 64 * W)
+        np.testing.assert_array_equal(bits[:, :N].T, (xiR > 0).astype(np.uint8))
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_wide_wp_rademacher_matches_naive(optimizer):
+    """The plain-NumPy reference (tests/naive.py) at a width of two and a bit words."""
+    from tests.test_reference import assert_close, run_both
+
+    model, naive, got, want = run_both(T=60, n_hidden=130, method="wp", noise="rademacher",
+                                       decorrelation=True, optimizer=optimizer,
+                                       lr=1e-3 if optimizer == "adam" else 2e-5)
+    assert np.abs(model.R - naive.W["R"]).max() <= 1e-10
+    assert_close(model, naive, got, want)
+
+
 if __name__ == "__main__":
     commit = sys.argv[1]
     path = DATA / f"wp_rademacher_{commit}.json"
