@@ -18,6 +18,7 @@ Output: OUT/noise.md and OUT/noise.json (OUT is --out, default ./benchmark-resul
 3. Cost per step at 500 units, DWP Gaussian, DWP Rademacher, DANP (and DANP
    Rademacher) timed side by side in one process: every repeat times each
    contender once, interleaved; medians of the per-repeat ratios, with min and max.
+   DWP Rademacher runs on R's signs as bits (kernels.network._draw_wp_bits).
 """
 
 import json
@@ -187,9 +188,13 @@ def report(res):
     lines += ["", "| ratio | median (min - max) |", "|---|---|"]
     for k, v in c["ratios"].items():
         lines.append(f"| {k} | {fmt(v)} |")
-    lines += ["", f"One fill of WP's {c['draws_per_step']:,} draws per step: Box-Muller "
-              f"{c['fill_s']['normal']['median'] * 1e6:.0f} us, Rademacher "
-              f"{c['fill_s']['rademacher']['median'] * 1e6:.0f} us (medians).", ""]
+    lines += ["", f"One fill of WP's {c['draws_per_step']:,} draws per step as floats: "
+              f"Box-Muller {c['fill_s']['normal']['median'] * 1e6:.0f} us, Rademacher "
+              f"{c['fill_s']['rademacher']['median'] * 1e6:.0f} us (medians). With "
+              "Rademacher noise the core's WP step does not expand R's signs to floats: it "
+              f"keeps the stream's {-(-c['draws_per_step'] // 64):,} words as bits, plus a "
+              "transposed copy (`kernels.network._draw_wp_bits`), and its products and "
+              "update read the bits (docs/algorithms.md, \"Noise\").", ""]
     return "\n".join(lines)
 
 

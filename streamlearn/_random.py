@@ -198,6 +198,19 @@ def _fill_rademacher(s, out, scale):
         i += m
 
 
+@njit(cache=True)
+def _fill_words(s, words, n):
+    """The raw outputs ``_fill_rademacher`` would read for ``n`` values, unexpanded.
+
+    ``words[q]`` for q < ceil(n / 64) is the stream's q-th output, so value i of
+    that fill is bit ``i % 64`` of ``words[i // 64]`` (1 meaning +scale) and the
+    stream ends where the fill leaves it. WP keeps its Rademacher noise so
+    (``kernels.network._draw_wp_bits``).
+    """
+    for q in range((n + 63) // 64):
+        words[q] = _next_u64(s)
+
+
 def rademacher(state, shape, scale=1.0, dtype=np.float64):
     """Draw an array of +-scale signs from ``state`` (advancing it), in kernel order."""
     out = np.empty(int(np.prod(shape)), dtype=dtype)

@@ -72,7 +72,7 @@ class NetworkBuffers(NamedTuple):
     DT: np.ndarray  #: D^T (N, N)
     moments: np.ndarray  #: Adam's moments, flat (empty with SGD)
     mom: tuple  #: views (mA, vA, mR, vR, mB, vB) of ``moments``
-    wp: object  #: WP's noise views (flat, xiA, xiR, xiB, xiC, xic), or None
+    wp: object  #: WP's noise views (flat, xiA, xiR, xiB, xiC, xic, words, XT), or None
     rng: np.ndarray  #: the model's random stream, uint64[4]
     state: np.ndarray  #: both twins' states (2, N)
     hyper: np.ndarray  #: hyper-parameter slots (``kernels/layout.py``)
@@ -791,7 +791,11 @@ class OnlineRNN(Checkpointable):
         return views
 
     def _wp_views(self, f):
-        """WP's noise views (flat, xiA, xiR, xiB, xiC, xic) of a flat buffer ``f``."""
+        """WP's noise views (flat, xiA, xiR, xiB, xiC, xic) of a flat buffer ``f``,
+        then (words, XT): with Rademacher noise new buffers for the signs as bits
+        (``kernels.network._draw_wp_bits``: the stream's words for ``f``'s fill plus
+        one, and R's signs transposed, 64 * ceil(N / 64) x ceil(N / 64)), empty
+        otherwise. Scratch, like ``f``: rebuilt with the views."""
         N, I, O = self.n_hidden, self.n_inputs, self.n_outputs
         dt = self.dtype
         nA, nR, nB = N * I, N * N, O * N
@@ -803,7 +807,13 @@ class OnlineRNN(Checkpointable):
             xic = f[off + nC:off + nC + (O if self.bias else 0)]
         else:
             xiB, xiC, xic = np.zeros((0, 0), dtype=dt), np.zeros((0, 0), dtype=dt), np.zeros(0, dtype=dt)
-        return (f, f[:nA].reshape(N, I), f[nA:nA + nR].reshape(N, N), xiB, xiC, xic)
+        if self.noise == "rademacher":
+            W = (N + 63) // 64
+            words = np.zeros((f.size + 63) // 64 + 1, dtype=np.uint64)
+            XT = np.zeros((64 * W, W), dtype=np.uint64)
+        else:
+            words, XT = np.zeros(0, dtype=np.uint64), np.zeros((0, 0), dtype=np.uint64)
+        return (f, f[:nA].reshape(N, I), f[nA:nA + nR].reshape(N, N), xiB, xiC, xic, words, XT)
 
     def refresh_bounds(self):
         """Recompute the divergence guard's bounds on max |weight| exactly.

@@ -10,7 +10,9 @@ Buffers (shapes with N hidden, I inputs, O outputs, K = bptt window):
 - ``moments`` (2 * (N*I + N*N + O*N),): Adam's first then second moments for
   A, R, B in that order (empty for SGD).
 - ``wp_noise`` (N*I + N*N + O*N,): the weight noise of one WP step (empty
-  otherwise).
+  otherwise). With Rademacher noise the fast path keeps R's part as sign
+  bits instead (``network._draw_wp_bits``: the stream's words, and R's signs
+  transposed, uint64) and expands only A's and the read-out's.
 - ``state`` (2, N): row 0 the clean twin's xs_{t-1}, row 1 the noisy twin's.
 - ``history`` (K, I + 2N): for BP, the last K steps' u_j, xs_{j-1}, f'(alpha_j).
 - ``work_n`` (N_WORK_N, N), ``work_o`` (N_WORK_O, O), ``work_k`` (K, N):

@@ -195,3 +195,33 @@ def _copy(src, dst):
 def _fill(dst, value):
     for i in range(dst.shape[0]):
         dst[i] = value
+
+
+_U = np.uint64
+# the masks of the 64 x 64 bit transpose's levels: the columns c with c & j == 0
+_TMASK = np.array([0x00000000FFFFFFFF, 0x0000FFFF0000FFFF, 0x00FF00FF00FF00FF,
+                   0x0F0F0F0F0F0F0F0F, 0x3333333333333333, 0x5555555555555555],
+                  dtype=np.uint64)
+
+
+@njit(**INNER)
+def _transpose_bits64(X, r0, col):
+    """Transpose in place the 64 x 64 bit block X[r0:r0 + 64, col]: bit c (least
+    significant first) of word r becomes bit r of word c.
+
+    The recursive block swap (Warren, Hacker's Delight, 7-3): at level j = 32,
+    16, ..., 1 the rows k and k + j (k & j == 0) swap their off-diagonal j x j
+    sub-blocks.
+    """
+    j = 32
+    for level in range(6):
+        m = _TMASK[level]
+        uj = _U(j)
+        for k in range(64):
+            if k & j == 0:
+                a = X[r0 + k, col]
+                b = X[r0 + k + j, col]
+                t = ((a >> uj) ^ b) & m
+                X[r0 + k + j, col] = b ^ t
+                X[r0 + k, col] = a ^ (t << uj)
+        j >>= 1

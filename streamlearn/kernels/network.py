@@ -4,9 +4,11 @@ import numpy as np
 from numba import njit
 
 from .._jit import INNER
-from .._random import _fill_normal, _fill_rademacher
+from .._random import _fill_normal, _fill_rademacher, _fill_words
 from .layout import IDENTITY, RADEMACHER, RELU, TANH
-from .linalg import _axpy4, _dots_perturbed
+from .linalg import _axpy4, _dots_perturbed, _transpose_bits64
+
+_U = np.uint64
 
 
 @njit(**INNER)
@@ -166,3 +168,98 @@ def _r_rows_wp(RT, xiR, xs, xsn, alpha, alphan):
                 r = row[i]
                 alpha[i] += r * a
                 alphan[i] += (r + xiR[i, j]) * b
+
+
+@njit(**INNER)
+def _bit(words, p):
+    """Bit p of the bit string ``words`` (bit p % 64 of word p // 64)."""
+    return (words[p >> 6] >> _U(p & 63)) & _U(1)
+
+
+@njit(**INNER)
+def _draw_wp_bits(rng, words, XT, flat, nA, N, sigma):
+    """WP's Rademacher noise kept as sign bits: the stream's words as
+    ``_fill_noise(rng, flat, sigma, RADEMACHER)`` reads them, unexpanded.
+
+    ``flat`` has xiA (nA = N * I values), xiR (N * N) and the read-out's noise
+    in that order, value p being bit p of ``words`` (``_fill_words``). Only
+    xiA and the read-out's part are expanded to floats (the same +-sigma as
+    ``_fill_rademacher`` writes, also flat[0], whose magnitude is sigma in
+    the model's dtype); xiR stays in bits, transposed into XT
+    (64 * ceil(N / 64), ceil(N / 64)) uint64: bit s of XT[j, k] is the sign of
+    xiR[64 k + s, j], so that row j of XT matches row j of RT. Rows of XT from
+    N on are scratch. ``words`` has one word more than the fill reads.
+    """
+    n = flat.shape[0]
+    _fill_words(rng, words, n)
+    for p in range(max(nA, 1)):
+        flat[p] = sigma if _bit(words, p) else -sigma
+    for p in range(nA + N * N, n):
+        flat[p] = sigma if _bit(words, p) else -sigma
+    W = XT.shape[1]
+    for kb in range(W):  # rows i of R in kb's block of 64
+        for jb in range(W):  # columns j of R in jb's block: XT[64 jb:64 jb + 64, kb]
+            j0 = 64 * jb
+            for r in range(64):
+                i = 64 * kb + r
+                w = _U(0)
+                if i < N:
+                    p = nA + i * N + j0  # bits j0 .. j0 + 63 of row i, from bit p on
+                    q = p >> 6
+                    sh = p & 63
+                    w = words[q] >> _U(sh)
+                    if sh != 0:
+                        w |= words[q + 1] << _U(64 - sh)
+                XT[j0 + r, kb] = w
+            _transpose_bits64(XT, j0, kb)
+
+
+@njit(**INNER)
+def _r_rows_wp_bits(RT, XT, sig, xs, xsn, alpha, alphan):
+    """``_r_rows_wp`` with xiR as sign bits (``_draw_wp_bits``' XT, magnitude
+    ``sig`` in the model's dtype): alpha += R xs, alphan += (R + xiR) xsn, each
+    sum in j order, four rows of RT at a time as ``_axpy4``: the same numbers.
+    """
+    N = RT.shape[0]
+    W = XT.shape[1]
+    j = 0
+    while j + 4 <= N:
+        r0 = RT[j]
+        r1 = RT[j + 1]
+        r2 = RT[j + 2]
+        r3 = RT[j + 3]
+        a0, a1, a2, a3 = xs[j], xs[j + 1], xs[j + 2], xs[j + 3]
+        b0, b1, b2, b3 = xsn[j], xsn[j + 1], xsn[j + 2], xsn[j + 3]
+        for k in range(W):
+            w0 = XT[j, k]
+            w1 = XT[j + 1, k]
+            w2 = XT[j + 2, k]
+            w3 = XT[j + 3, k]
+            base = 64 * k
+            for s in range(min(64, N - base)):
+                i = base + s
+                us = _U(s)
+                v0 = r0[i]
+                v1 = r1[i]
+                v2 = r2[i]
+                v3 = r3[i]
+                e0 = v0 + (sig if (w0 >> us) & _U(1) else -sig)
+                e1 = v1 + (sig if (w1 >> us) & _U(1) else -sig)
+                e2 = v2 + (sig if (w2 >> us) & _U(1) else -sig)
+                e3 = v3 + (sig if (w3 >> us) & _U(1) else -sig)
+                alpha[i] = alpha[i] + v0 * a0 + v1 * a1 + v2 * a2 + v3 * a3
+                alphan[i] = alphan[i] + e0 * b0 + e1 * b1 + e2 * b2 + e3 * b3
+        j += 4
+    while j < N:
+        row = RT[j]
+        a = xs[j]
+        b = xsn[j]
+        for k in range(W):
+            w = XT[j, k]
+            base = 64 * k
+            for s in range(min(64, N - base)):
+                i = base + s
+                v = row[i]
+                alpha[i] += v * a
+                alphan[i] += (v + (sig if (w >> _U(s)) & _U(1) else -sig)) * b
+        j += 1

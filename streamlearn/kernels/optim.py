@@ -5,7 +5,9 @@ from numba import njit
 
 from .._jit import INNER
 from .layout import C_OPT, H_BETA1, H_BETA2, H_EPS, H_LR, K_ADAM, SGD, W_GL
-from .network import WP_TILE
+from .network import WP_TILE, _bit
+
+_U = np.uint64
 
 # Adam's per-entry arithmetic: IEEE division (no Python zero-divisor check) lets it vectorise.
 ADAM = dict(INNER, error_model="numpy")
@@ -265,3 +267,64 @@ def _update_dense_t(RT, Xi, scale, lr, opt, M, V, hyper, t, w):
                     row[i] -= f * Xi[i, j]
         return
     _adam_transposed(RT, 0, N, Xi, Xi, 0, scale, Xi, M, V, hyper, t, lr, w)
+
+
+@njit(**INNER)
+def _update_dense_t_bits(RT, XT, words, off, sig, scale, lr, opt, M, V, hyper, t, w):
+    """``_update_dense_t`` with Xi = xiR as sign bits (``network._draw_wp_bits``),
+    magnitude ``sig`` in the model's dtype: the same numbers. SGD reads the
+    transposed bits XT, row j of RT with row j of XT; Adam, which walks R's
+    rows (its moments' layout), reads bit off + i * N + j of ``words``.
+
+    Each entry's step is scale * (+-sig), that is +-(scale * sig) exactly, and
+    with SGD it subtracts lr * scale * (+-sig) = +-((lr * scale) * sig).
+    """
+    N = RT.shape[0]
+    if opt == SGD:
+        fp = (lr * scale) * sig
+        fm = -fp
+        W = XT.shape[1]
+        for j in range(N):
+            row = RT[j]
+            for k in range(W):
+                wj = XT[j, k]
+                base = 64 * k
+                for s in range(min(64, N - base)):
+                    i = base + s
+                    row[i] -= fp if (wj >> _U(s)) & _U(1) else fm
+        return
+    _adam_transposed_bits(RT, words, off, scale * sig, M, V, hyper, t, lr, w)
+
+
+@njit(**ADAM)
+def _adam_transposed_bits(RT, words, off, sp, M, V, hyper, t, lr, w):
+    """``_adam_transposed``'s Xi case (step entry scale * Xi[i, j]) with Xi's
+    signs as bit off + i * N + j of ``words`` and sp = scale * sig: the entry
+    is sp or -sp, the same value. Arithmetic and order as ``_adam_transposed``."""
+    b1, b2, bc1, bc2 = _adam_coefficients(hyper, t)
+    eps = hyper[H_EPS]
+    N = RT.shape[1]
+    sm = -sp
+    if w.itemsize != 8:
+        for j in range(N):
+            row = RT[j]
+            for i in range(N):
+                s = sp if _bit(words, off + i * N + j) else sm
+                M[i, j], V[i, j], d = _adam_element(M[i, j], V[i, j], s, b1, b2, bc1, bc2,
+                                                    eps, lr)
+                row[i] -= d
+        return
+    for i in range(N):
+        Mi = M[i]
+        Vi = V[i]
+        p0 = off + i * N
+        for j in range(N):
+            w[j] = sp if _bit(words, p0 + j) else sm
+        for j in range(N):
+            m = b1 * Mi[j] + (1.0 - b1) * w[j]
+            v = b2 * Vi[j] + (1.0 - b2) * w[j] * w[j]
+            Mi[j] = m
+            Vi[j] = v
+            w[j] = lr * (m / bc1) / (np.sqrt(v / bc2) + eps)
+        for j in range(N):
+            RT[j, i] -= w[j]

@@ -81,12 +81,13 @@ from .layout import (
     W_YN,
 )
 from .linalg import _absmax, _all_finite, _copy, _fill, _matvec, _max_diag
-from .network import _activate, _dact, _fill_noise, _r_rows, _r_rows_wp
+from .network import _activate, _dact, _draw_wp_bits, _fill_noise, _r_rows, _r_rows_wp, _r_rows_wp_bits
 from .optim import (
     _adam_step_bound,
     _apply_pending_ar,
     _update_dense,
     _update_dense_t,
+    _update_dense_t_bits,
     _update_lowrank,
     _update_vector,
 )
@@ -101,6 +102,15 @@ from .readouts import (
     _rls_readout_gain,
 )
 from .rules import _bp_gradients_t, _scaled_direction, _sq_loss
+
+
+@njit(**INNER)
+def _wp_bits(wp, config, N):
+    """Whether this WP step keeps its Rademacher noise of R as sign bits: the
+    views (flat, xiA, xiR, xiB, xiC, xic, words, XT) have the bit buffers
+    (``network._draw_wp_bits``) and the noise is Rademacher."""
+    return (config[C_NOISE] == RADEMACHER and wp[7].shape[0] >= N and wp[7].shape[1] > 0
+            and wp[6].shape[0] > (wp[0].shape[0] + 63) // 64)
 
 
 @njit(**INNER)
@@ -132,7 +142,10 @@ def _forward_fast(A, RT, B, DT, mom, wp, state, work_n, work_o, rng, counters,
 
     if wp is not None:
         if twins:
-            _fill_noise(rng, wp[0], sigma, config[C_NOISE])
+            if _wp_bits(wp, config, N):
+                _draw_wp_bits(rng, wp[6], wp[7], wp[0], N * I, N, sigma)
+            else:
+                _fill_noise(rng, wp[0], sigma, config[C_NOISE])
     elif twins:
         # the least-squares read-out has no output noise (docs/algorithms.md, eq. 12)
         _fill_noise(rng, xi, sigma, config[C_NOISE])
@@ -161,7 +174,10 @@ def _forward_fast(A, RT, B, DT, mom, wp, state, work_n, work_o, rng, counters,
             else:
                 alphan[i] = c
         if twins:
-            _r_rows_wp(RT, wp[2], xs, xsn, alpha, alphan)
+            if _wp_bits(wp, config, N):
+                _r_rows_wp_bits(RT, wp[7], abs(wp[0][0]), xs, xsn, alpha, alphan)
+            else:
+                _r_rows_wp(RT, wp[2], xs, xsn, alpha, alphan)
         else:
             _r_rows(RT, 0, N, 0, N, work_n[W_GL], pend_p[0], fused, xs, xsn, alpha, alphan)
     else:
@@ -398,7 +414,11 @@ def _step_fast(A, RT, B, DT, mom, wp, history, state, work_n, work_o, work_k,
     counters[K_ADAM] = t
     if wp is not None:
         _update_dense(A, wp[1], scale, lr, opt, mA, vA, hyper, t)
-        _update_dense_t(RT, wp[2], scale, lr, opt, mR, vR, hyper, t, work_n[W_GL])
+        if _wp_bits(wp, config, N):
+            _update_dense_t_bits(RT, wp[7], wp[6], N * I, abs(wp[0][0]), scale, lr, opt,
+                                 mR, vR, hyper, t, work_n[W_GL])
+        else:
+            _update_dense_t(RT, wp[2], scale, lr, opt, mR, vR, hyper, t, work_n[W_GL])
         if rls is None:
             _update_dense(B, wp[3], scale, lr, opt, mB, vB, hyper, t)
             if skip:
@@ -470,7 +490,8 @@ def _run_fast(A, RT, B, DT, mom, wp, history, state, work_n, work_o, work_k,
     optional buffers are None when their feature is off, and Numba then
     compiles none of its code (a branch on ``x is None`` for an argument is
     removed before typing): ``wp`` the views (flat, xiA, xiR, xiB, xiC, xic)
-    of WP's noise; ``history`` BP's window; ``rls`` the least-squares
+    of WP's noise, then (words, XT), its Rademacher signs as bits (empty with
+    Gaussian noise; ``network._draw_wp_bits``); ``history`` BP's window; ``rls`` the least-squares
     read-out's (P, P_spare, rls_work); ``nthreads`` None for one thread.
     """
     record = xs_out.shape[0] > 0
