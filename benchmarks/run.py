@@ -134,6 +134,9 @@ def bench_wp_vs_anp(cfg):
     U, Y = stream(T)
     models = {m: OnlineRNN(1, N, 1, method=m, decorrelation=True, seed=0, lr=1e-6)
               for m in ("anp", "wp")}
+    # issue 13's target: WP with Rademacher noise (its signs kept as bits)
+    models["wp_rademacher"] = OnlineRNN(1, N, 1, method="wp", decorrelation=True, seed=0,
+                                        lr=1e-6, noise="rademacher")
     for m in models.values():
         m.learn_many(U[:2], Y[:2])
     res = side_by_side({k: (lambda m=m: m.learn_many(U, Y), T) for k, m in models.items()},
@@ -151,6 +154,8 @@ def bench_wp_vs_anp(cfg):
     return {"N": N, "anp_us": stats(np.array(res["anp"]) * 1e6),
             "wp_us": stats(np.array(res["wp"]) * 1e6),
             "ratio": ratio_stats(res["wp"], res["anp"]),
+            "wp_rademacher_us": stats(np.array(res["wp_rademacher"]) * 1e6),
+            "rademacher_ratio": ratio_stats(res["wp_rademacher"], res["anp"]),
             "fill_bm_us": stats(np.array(gen["box_muller"]) * 1e6),
             "fill_zig_us": stats(np.array(gen["ziggurat"]) * 1e6),
             "wp_with_zig_ratio": stats(
