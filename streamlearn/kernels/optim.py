@@ -3,7 +3,7 @@
 import numpy as np
 from numba import njit
 
-from .._jit import INNER
+from .._jit import FLAT, INNER
 from .layout import C_OPT, H_BETA1, H_BETA2, H_EPS, H_LR, K_ADAM, SGD, W_GL
 from .network import WP_TILE
 
@@ -205,7 +205,7 @@ def _r_flush(RT, gl, P0):
             row[i] = row[i] - gl[i] * p
 
 
-@njit(**INNER)
+@njit(**FLAT)
 def _apply_pending_ar(A, RT, O, pend_g, pend_p, pend_u, pend_k, work_n, mom, counters, hyper,
                       config, fuse_r):
     """Apply the pending A update, and the R update unless ``_r_rows`` fuses it.

@@ -27,7 +27,7 @@ the pending decorrelation flag ``pend_k[1]`` uses xs = state[0].
 import numpy as np
 from numba import njit
 
-from .._jit import INNER
+from .._jit import FLAT, INNER
 from .decorrelation import _d_rows, _decor_factors, _decor_flush
 from .guard import _MAX_GRADIENT, _guard_commit, _outside_watch, _watch_targets
 from .layout import (
@@ -103,7 +103,7 @@ from .readouts import (
 from .rules import _bp_gradients_t, _scaled_direction, _sq_loss
 
 
-@njit(**INNER)
+@njit(**FLAT)
 def _forward_fast(A, RT, B, DT, mom, wp, state, work_n, work_o, rng, counters,
                   hyper, config, pend_g, pend_p, pend_u, pend_k, u, twins, nthreads, rls):
     """Both twins' forward pass (eq. 1, 3, 7), applying the pending updates.
@@ -442,7 +442,7 @@ def _step_fast(A, RT, B, DT, mom, wp, history, state, work_n, work_o, work_k,
     return 0
 
 
-@njit(**INNER)
+@njit(**FLAT)
 def _flush_fast(A, RT, B, DT, mom, state, work_n, counters, hyper, config,
                 pend_g, pend_p, pend_u, pend_k):
     """Apply every pending update: afterwards A, R and D are current."""
