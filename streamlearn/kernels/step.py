@@ -424,11 +424,9 @@ def _step_fast(A, RT, B, DT, mom, wp, history, state, work_n, work_o, work_k,
             pend_k[0] = 1
         if rls is None:
             gb2 = work_o[W_GB:W_GB + 1]
-            # rank 1 as an int64, not the literal 1: A's compiled _update_lowrank serves
-            k1 = gb2.shape[0]
-            _update_lowrank(B, gb2, work_n[W_XS:W_XS + 1], k1, lr, opt, mB, vB, hyper, t)
+            _update_lowrank(B, gb2, work_n[W_XS:W_XS + 1], 1, lr, opt, mB, vB, hyper, t)
             if skip:
-                _update_lowrank(C, gb2, u2, k1, lr, opt, mC, vC, hyper, t)
+                _update_lowrank(C, gb2, u2, 1, lr, opt, mC, vC, hyper, t)
             if bias:
                 _update_vector(cb, gb, 1.0, lr, opt, mc, vc, hyper, t)
     if rls is not None:
