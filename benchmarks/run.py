@@ -292,6 +292,8 @@ def _regressor_breakdown(Xs, ys, repeats):
     z = np.array([0.1], dtype=net.dtype)
     U, Z = u.reshape(1, -1), z.reshape(1, -1)
     mom, wp, history, mom_out, rls, nthreads = net._kernel_views()
+    if net.optimizer == "sgd":  # as OnlineRNN._kernel: no moments with SGD
+        mom = mom_out = None
     b = net.buffers()
     head = (b.A, b.RT, b.B, b.DT, mom, wp, history, b.state, net._work_n, net._work_o,
             net._work_k, b.rng, net._counters, b.hyper, b.config, net._pend_g, net._pend_p,

@@ -7,3 +7,7 @@ time. Entry points (called from Python) keep plain ``@njit(cache=True)``.
 """
 
 INNER = dict(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+
+# Inlined into the caller in Numba's IR (no library of their own to optimise,
+# link and turn into machine code again at every level of nesting).
+FLAT = dict(cache=True, inline="always")

@@ -736,6 +736,8 @@ class OnlineRNN(Checkpointable):
 
     def _kernel(self, U, Y, out, xs, learn):
         mom, wp, history, mom_out, rls, nthreads = self._kernel_views()
+        if self._config[K.C_OPT] == K.SGD:  # no moments: Adam's code is not compiled
+            mom = mom_out = None
         return _run_fast(self._A, self._R.T, self._B, self._D.T, mom, wp, history,
                            self._state, self._work_n, self._work_o, self._work_k, self._rng,
                            self._counters, self._hyper, self._config, self._pend_g,

@@ -52,7 +52,7 @@ def _d_rows(DT, j0, j1, pend, xsp, da, db, x, xn, xs_new, xsn_new, acc):
     xs_new += DT[j] x[j], xsn_new += DT[j] xn[j]. ``acc`` has >= 8 scratch slots.
     """
     N = DT.shape[1]
-    j = j0
+    j = int(j0)  # an int64 even for a literal j0: one compiled _dots8
     if pend:
         # eight sums in flight (each still in order) hide the add latency
         while j + 8 <= j1:

@@ -3,7 +3,7 @@
 import numpy as np
 from numba import njit
 
-from .._jit import INNER
+from .._jit import FLAT, INNER
 from .layout import C_OPT, H_BETA1, H_BETA2, H_EPS, H_LR, K_ADAM, SGD, W_GL
 from .network import WP_TILE, _bit
 
@@ -37,7 +37,7 @@ def _update_lowrank(W, G, P, k, lr, opt, M, V, hyper, t):
     each element's moments are updated from the same outer-product entries.
     """
     rows, cols = W.shape
-    if opt == SGD:
+    if M is None or opt == SGD:  # None: SGD, Adam's code not compiled
         if k == 1:
             for i in range(rows):
                 g = lr * G[0, i]
@@ -67,7 +67,7 @@ def _update_lowrank(W, G, P, k, lr, opt, M, V, hyper, t):
 def _update_dense(W, Xi, scale, lr, opt, M, V, hyper, t):
     """W -= lr * step(scale * Xi): the WP update (eq. 8)."""
     rows, cols = W.shape
-    if opt == SGD:
+    if M is None or opt == SGD:  # None: SGD, Adam's code not compiled
         f = lr * scale
         for i in range(rows):
             for j in range(cols):
@@ -122,7 +122,7 @@ def _pending_general(RT, j0, j1, G, P, k, lr, opt, M, V, hyper, t, w):
     R's own (row-major) layout; w is a scratch row of length N.
     """
     N = RT.shape[1]
-    if opt == SGD:
+    if M is None or opt == SGD:  # None: SGD, Adam's code not compiled
         if k == 1:
             for j in range(j0, j1):
                 row = RT[j]
@@ -207,7 +207,7 @@ def _r_flush(RT, gl, P0):
             row[i] = row[i] - gl[i] * p
 
 
-@njit(**INNER)
+@njit(**FLAT)
 def _apply_pending_ar(A, RT, O, pend_g, pend_p, pend_u, pend_k, work_n, mom, counters, hyper,
                       config, fuse_r):
     """Apply the pending A update, and the R update unless ``_r_rows`` fuses it.
@@ -222,7 +222,10 @@ def _apply_pending_ar(A, RT, O, pend_g, pend_p, pend_u, pend_k, work_n, mom, cou
     opt = config[C_OPT]
     lr = hyper[H_LR]
     t = counters[K_ADAM]
-    mA, vA, mR, vR, mB, vB = mom
+    if mom is None:  # SGD (see step._run_fast)
+        mA = vA = mR = vR = None
+    else:
+        mA, vA, mR, vR, mB, vB = mom
     _update_lowrank(A, pend_g, pend_u, k, lr, opt, mA, vA, hyper, t)
     pend_k[0] = 0
     if opt == SGD and k == 1:
@@ -240,7 +243,7 @@ def _apply_pending_ar(A, RT, O, pend_g, pend_p, pend_u, pend_k, work_n, mom, cou
 @njit(**ADAM)
 def _update_vector(w, g, scale, lr, opt, M, V, hyper, t):
     """w -= lr * step(scale * g): the bias c's update, as ``_update_dense``."""
-    if opt == SGD:
+    if M is None or opt == SGD:  # None: SGD, Adam's code not compiled
         f = lr * scale
         for i in range(w.shape[0]):
             w[i] -= f * g[i]
@@ -257,7 +260,7 @@ def _update_vector(w, g, scale, lr, opt, M, V, hyper, t):
 def _update_dense_t(RT, Xi, scale, lr, opt, M, V, hyper, t, w):
     """``_update_dense`` of R stored transposed; Xi, M, V in R's layout; w a scratch row."""
     N = RT.shape[0]
-    if opt == SGD:
+    if M is None or opt == SGD:  # None: SGD, Adam's code not compiled
         f = lr * scale
         for i0 in range(0, N, WP_TILE):  # tiles, as in _r_rows_wp
             i1 = min(N, i0 + WP_TILE)
@@ -280,7 +283,7 @@ def _update_dense_t_bits(RT, XT, words, off, sig, scale, lr, opt, M, V, hyper, t
     with SGD it subtracts lr * scale * (+-sig) = +-((lr * scale) * sig).
     """
     N = RT.shape[0]
-    if opt == SGD:
+    if M is None or opt == SGD:  # None: SGD, Adam's code not compiled
         fp = (lr * scale) * sig
         fm = -fp
         W = XT.shape[1]

@@ -27,7 +27,7 @@ the pending decorrelation flag ``pend_k[1]`` uses xs = state[0].
 import numpy as np
 from numba import njit
 
-from .._jit import INNER
+from .._jit import FLAT, INNER
 from .decorrelation import _d_rows, _decor_factors, _decor_flush
 from .guard import _MAX_GRADIENT, _guard_commit, _outside_watch, _watch_targets
 from .layout import (
@@ -113,7 +113,7 @@ def _wp_bits(wp, config, N):
             and wp[6].shape[0] > (wp[0].shape[0] + 63) // 64)
 
 
-@njit(**INNER)
+@njit(**FLAT)
 def _forward_fast(A, RT, B, DT, mom, wp, state, work_n, work_o, rng, counters,
                   hyper, config, pend_g, pend_p, pend_u, pend_k, u, twins, nthreads, rls):
     """Both twins' forward pass (eq. 1, 3, 7), applying the pending updates.
@@ -321,10 +321,14 @@ def _step_fast(A, RT, B, DT, mom, wp, history, state, work_n, work_o, work_k,
         _copy(xs_new, xsn)
         return 0
 
-    mA, vA, mR, vR, mB, vB = mom
-    mC, vC, mc, vc = mom_out
     t = counters[K_ADAM] + 1
-    adam_bound = lr * _adam_step_bound(hyper, t) if opt == ADAM else 0.0
+    if mom is None:  # SGD: no moments, and none of Adam's code compiled
+        mA = vA = mR = vR = mB = vB = mC = vC = mc = vc = None
+        adam_bound = 0.0
+    else:
+        mA, vA, mR, vR, mB, vB = mom
+        mC, vC, mc, vc = mom_out
+        adam_bound = lr * _adam_step_bound(hyper, t) if opt == ADAM else 0.0
     # the largest presynaptic factor of the read-out (xs_t, u_t, 1)
     p_out = _absmax(xs_new)
     if skip:
@@ -462,7 +466,7 @@ def _step_fast(A, RT, B, DT, mom, wp, history, state, work_n, work_o, work_k,
     return 0
 
 
-@njit(**INNER)
+@njit(**FLAT)
 def _flush_fast(A, RT, B, DT, mom, state, work_n, counters, hyper, config,
                 pend_g, pend_p, pend_u, pend_k):
     """Apply every pending update: afterwards A, R and D are current."""
@@ -486,13 +490,14 @@ def _run_fast(A, RT, B, DT, mom, wp, history, state, work_n, work_o, work_k,
     returns (its index, its status), or (-1, 0) when every step was.
 
     ``mom`` holds Adam's moments as views (mA, vA, mR, vR, mB, vB) and
-    ``mom_out`` those of C and c (mC, vC, mc, vc), empty without Adam. Three
-    optional buffers are None when their feature is off, and Numba then
-    compiles none of its code (a branch on ``x is None`` for an argument is
-    removed before typing): ``wp`` the views (flat, xiA, xiR, xiB, xiC, xic)
-    of WP's noise, then (words, XT), its Rademacher signs as bits (empty with
-    Gaussian noise; ``network._draw_wp_bits``); ``history`` BP's window; ``rls`` the least-squares
-    read-out's (P, P_spare, rls_work); ``nthreads`` None for one thread.
+    ``mom_out`` those of C and c (mC, vC, mc, vc). The optional buffers are
+    None when their feature is off, and Numba then compiles none of its code
+    (a branch on ``x is None`` for an argument is removed before typing):
+    ``mom`` and ``mom_out`` with SGD; ``wp`` the views (flat, xiA, xiR, xiB,
+    xiC, xic) of WP's noise, then (words, XT), its Rademacher signs as bits
+    (empty with Gaussian noise; ``network._draw_wp_bits``); ``history`` BP's
+    window; ``rls`` the least-squares read-out's (P, P_spare, rls_work);
+    ``nthreads`` None for one thread.
     """
     record = xs_out.shape[0] > 0
     stop = -1
