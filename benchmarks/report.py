@@ -476,11 +476,13 @@ def _analysis(r):
             "values skip the abstract-base-class checks; the running standardisation is "
             "inlined with the same operations in the same order, so the numbers are "
             "unchanged), and `OnlineRNN.learn_one` calls the kernel once without the "
-            "divergence policy's loop unless a step is refused. What remains is Numba "
-            "unboxing the ~35 arrays (25 arguments, some of them tuples of views, empty "
-            "ones included) a kernel call takes, and `OnlineRNN.learn_one`'s checks. To "
-            "close it: pack the model's buffers into one arena (a handful of array "
-            "arguments instead of ~35) behind one jitted entry per public call.",
+            "divergence policy's loop unless a step is refused; with SGD the kernel takes "
+            "no Adam moments (None instead of ten empty views), which also keeps Adam's "
+            "code out of the compile. What remains is Numba unboxing the ~25 arrays a "
+            "kernel call takes, `OnlineRNN.learn_one`'s checks, and the River layer's "
+            "per-feature Python. To close it: pack the model's buffers into one arena (a "
+            "handful of array arguments) behind one jitted entry per public call, and "
+            "standardise the features inside that call.",
             "",
         ]
     return out
