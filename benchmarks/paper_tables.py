@@ -21,6 +21,7 @@ TITLES = {
     "mackey_glass": "Mackey-Glass, forecast pairing (input s_t, target s_t+15)",
     "mackey_glass_recall": "Mackey-Glass, recall pairing (the authors' code: input s_t+15, target s_t)",
     "weather_1h": "Weather 1 h", "weather_24h": "Weather 24 h", "weather_48h": "Weather 48 h",
+    "scaling": "Scaling on weather 1 h, 100 to 3,000 units (reduced data: 3,000 training / 1,000 test hours, 4 epochs, 2 seeds, width-aware default rates)",
     "copy-authors-100": "Copying memory, the authors' setup at 100 units",
     "copy-authors": "Copying memory, the authors' setup (500 units)",
 }
