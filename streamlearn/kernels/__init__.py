@@ -46,6 +46,9 @@ Modules:
   ``rls``: its RLS kernels.
 - ``parallel``: the two-thread mode.
 - ``step``: the drivers ``_run_fast`` and ``_predict_fast`` that ``OnlineRNN`` calls.
+- ``arena``: the one-sample entries, which take the model's buffers as three
+  flat arrays (``OnlineRNN._pack``) and run ``_run_fast`` / ``_predict_fast``.
+- ``standardise``: the River learners' running standardisation of features.
 - ``forecast``, ``forecast_rls``: ``RNNForecaster``'s drivers (perturbation and
   least-squares read-outs).
 - ``shared``: ``SharedRNN``'s drivers (many streams, one rank-k update per tick).
