@@ -2,11 +2,18 @@
 
     python -m benchmarks.paper_tables            # print the tables
     python -m benchmarks.paper_tables --write-docs  # also docs/results-paper-tables.md
+    python -m benchmarks.paper_tables --figures     # also docs/figures/<name>_paper_final.png
 
 Reads ``docs/results-data/<experiment>-paper/aggregate.csv`` and ``tuning.json`` (what
 ``streamlearn run ... --variant paper`` writes into its ``--out`` directory, copied
 there as runs finish) and prints, per experiment, each method's chosen rate, stable
 runs and final test / training loss (mean over stable seeds, min-max).
+
+``--figures`` draws, from each experiment's ``summary.csv`` (one row per run), the
+final training and test loss per method as bars at the mean over the stable seeds with
+min-max error bars, unstable runs counted above the bars: the figure the runner draws
+(``streamlearn.experiments.figures.final_performance``), for the runs committed here.
+The per-epoch histories of these runs were not kept, so no learning curves.
 """
 
 import argparse
@@ -63,6 +70,42 @@ def table(folder):
     return "\n".join(lines)
 
 
+FIGURES = ["mackey_glass", "mackey_glass_recall", "weather_1h", "weather_24h", "weather_48h"]
+
+
+def runs_from_summary(folder):
+    """The run dicts ``final_performance`` reads, from a ``summary.csv``."""
+    runs = []
+    for r in csv.DictReader((folder / "summary.csv").open()):
+        final = {k: (float(r[k]) if r.get(k) not in ("", None) else None)
+                 for k in ("final_train_loss", "final_test_loss")}
+        runs.append({"method": r["method"], "n_hidden": int(r["n_hidden"]), "seed": int(r["seed"]),
+                     "status": r["status"], "final": final})
+    return runs
+
+
+def draw_figures(out_dir=None):
+    """docs/figures/<name>_paper_final.png for every paper-scale experiment present."""
+    from streamlearn.experiments.figures import final_performance
+
+    out_dir = Path(out_dir) if out_dir else ROOT / "docs" / "figures"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in FIGURES:
+        folder = DATA / (name + "-paper")
+        if not (folder / "summary.csv").exists():
+            continue
+        runs = runs_from_summary(folder)
+        sizes = sorted({r["n_hidden"] for r in runs})
+        seeds = len({r["seed"] for r in runs})
+        title = (f"{TITLES[name].split(' (')[0]}, {'/'.join(map(str, sizes))} hidden units, "
+                 f"{seeds} seeds (paper scale)")
+        path = out_dir / f"{name}_paper_final.png"
+        final_performance(runs, path, title)
+        written.append(path)
+    return written
+
+
 def render():
     out = []
     for name in TITLES:
@@ -78,7 +121,12 @@ def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m benchmarks.paper_tables", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--write-docs", action="store_true")
+    ap.add_argument("--figures", action="store_true",
+                    help="draw docs/figures/<name>_paper_final.png (needs matplotlib)")
     args = ap.parse_args(argv)
+    if args.figures:
+        for path in draw_figures():
+            print(f"wrote {path.relative_to(ROOT)}")
     text = render()
     print(text)
     if args.write_docs:
