@@ -494,7 +494,7 @@ def _analysis(r):
             "At n_hidden = 32 the arithmetic of a step is a few microseconds; the rest was "
             "per-call overhead. Since issue 13 item 1: the model's buffers live in three "
             "arenas (`streamlearn/kernels/arena.py`, `OnlineRNN._pack`), so a one-sample "
-            "call passes 4-9 arguments instead of 30; the River regressor turns a dict "
+            "call passes 4-8 arguments instead of 30; the River regressor turns a dict "
             "into two arrays (its values, and their columns cached for the dict's key "
             "order) and one jitted call standardises them (`kernels/standardise.py`, the "
             "same operations in the same order as the Python it replaced), puts the "

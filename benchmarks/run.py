@@ -326,7 +326,7 @@ def _regressor_breakdown(Xs, ys, repeats):
 
     def kernel():
         for _ in range(T):
-            entry(f, d, i, net._rng, stats, raw, cols, fixed, 0.1)
+            entry(f, d, i, stats, raw, cols, fixed, 0.1)
 
     def learn_many():
         net.learn_many(Us, Zs)

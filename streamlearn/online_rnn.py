@@ -591,7 +591,7 @@ class OnlineRNN(Checkpointable):
                 and u.flags.c_contiguous and y.flags.c_contiguous):
             # the common case: checked in a few attribute reads, finite in the entry
             out = np.empty(p[8], dtype=p[6])
-            stop, status = p[2](p[3], p[4], p[5], self._rng, u, y, out)
+            stop, status = p[2](p[3], p[4], p[5], u, y, out)
             if status == 0:
                 self._refusals = 0
                 return out
@@ -618,7 +618,7 @@ class OnlineRNN(Checkpointable):
         p = self._arenas()
         if p[2] is None:
             return False
-        stop, status = p[9](p[3], p[4], p[5], self._rng, stats, raw, cols, fixed, z)
+        stop, status = p[9](p[3], p[4], p[5], stats, raw, cols, fixed, z)
         if status == 0:
             self._refusals = 0
             return True
@@ -661,7 +661,7 @@ class OnlineRNN(Checkpointable):
         the prediction is written to ``out`` and returned, or None if dropped."""
         p = self._arenas()
         if p[2] is not None:  # the few-argument entry (kernels.arena)
-            stop, status = p[2](p[3], p[4], p[5], self._rng, u, y, out)
+            stop, status = p[2](p[3], p[4], p[5], u, y, out)
             if status == 0:  # the common case: committed
                 self._refusals = 0
                 return out
@@ -745,8 +745,8 @@ class OnlineRNN(Checkpointable):
 
     def _pack(self):
         """Move the buffers into three arenas (``kernels.arena``) and return
-        ``(A, R, entry, f, d, i, dtype, (n_inputs,), (n_outputs,))``: the one-sample calls then pass 7 arrays
-        instead of 30. The attributes become views of the arenas, with the same
+        ``(A, R, entry, f, d, i, dtype, (n_inputs,), (n_outputs,), raw entry)``: the
+        one-sample calls then pass 4-8 arguments instead of 30. The attributes become views of the arenas, with the same
         values; ``entry`` is None where the arena entries do not apply (WP, BP,
         two threads, a fleet's member), and nothing moves then. Repacked when
         A or R has been replaced (allocation, add_inputs, loading)."""
@@ -772,7 +772,7 @@ class OnlineRNN(Checkpointable):
         doubles = {KA.D_HYPER: self._hyper, KA.D_WATCH: self._watch, KA.D_P: self._P,
                    KA.D_P_SPARE: self._P_spare, KA.D_RLS_WORK: self._rls_work}
         ints = {KA.J_COUNTERS: self._counters, KA.J_CONFIG: self._config,
-                KA.J_PEND_K: self._pend_k}
+                KA.J_PEND_K: self._pend_k, KA.J_RNG: self._rng.view(np.int64)}
         f = _arena(floats, self.dtype, head, 0)
         d = _arena(doubles, np.float64, head, 0)
         i = _arena(ints, np.int64, head, KA.N_HEADER)
@@ -788,6 +788,7 @@ class OnlineRNN(Checkpointable):
         self._hyper, self._watch, self._P = v[KA.D_HYPER], v[KA.D_WATCH], v[KA.D_P]
         self._P_spare, self._rls_work = v[KA.D_P_SPARE], v[KA.D_RLS_WORK]
         self._counters, self._config, self._pend_k = v[KA.J_COUNTERS], v[KA.J_CONFIG], v[KA.J_PEND_K]
+        self._rng = v[KA.J_RNG].view(np.uint64)
         self._y_one, self._out_one = v[KA.F_Y], v[KA.F_OUT]
         self._io = (v[KA.F_U].reshape(1, I), v[KA.F_Y].reshape(1, O), v[KA.F_OUT].reshape(1, O))
         rls = self.readout == "rls"

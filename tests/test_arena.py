@@ -1,7 +1,7 @@
 """The one-sample entries (kernels.arena): the same numbers as the general path.
 
 ``OnlineRNN`` moves its buffers into three arenas at its first one-sample call
-and then calls entries that take 4-9 arguments instead of ~30; the River
+and then calls entries that take 4-8 arguments instead of ~30; the River
 regressor also standardises its features inside that call. Every test here
 compares against a path that does not use them: ``learn_many`` (the
 many-argument kernel call), or a regressor fed samples the fast path does not
@@ -61,8 +61,9 @@ def test_the_buffers_are_views_of_the_arenas_and_keep_their_layouts():
         assert np.shares_memory(getattr(model, name), f), name
     for name in ("_hyper", "_watch"):
         assert np.shares_memory(getattr(model, name), d), name
-    for name in ("_counters", "_config", "_pend_k"):
+    for name in ("_counters", "_config", "_pend_k", "_rng"):
         assert np.shares_memory(getattr(model, name), i), name
+    assert model._rng.dtype == np.uint64
     assert model.R.flags.f_contiguous and model.D.flags.f_contiguous
     assert model.A.shape == before["A"].shape and model.R.shape == before["R"].shape
 

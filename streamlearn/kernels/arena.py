@@ -6,7 +6,8 @@ its buffers (once it has stepped alone, see ``OnlineRNN._pack``) as views of
 three flat arrays, and its one-sample calls pass those: ``f`` in the model's
 dtype (weights, states, scratch, Adam's moments), ``d`` in float64 (hyper,
 the output watch, the least-squares read-out's P and scratch) and ``i`` in
-int64 (a header of sizes and offsets, then counters, config, pend_k). The
+int64 (a header of sizes and offsets, then counters, config, pend_k, and the
+random stream's four words, which the entries view as uint64). The
 entries rebuild the views (a few nanoseconds each) and run the very same
 ``_run_fast`` / ``_predict_fast`` with the same argument types as the
 many-argument call, so the arithmetic, and every result, is unchanged.
@@ -17,6 +18,7 @@ computed); the entries only read offsets from it.
 
 import math
 
+import numpy as np
 from numba import njit
 
 from .._jit import FLAT
@@ -29,8 +31,8 @@ I_N, I_I, I_O, I_K, I_M, I_ADAM_OUT = range(6)
 (F_A, F_RT, F_B, F_DT, F_C, F_CB, F_STATE, F_WORK_N, F_WORK_O, F_WORK_K, F_PEND_G,
  F_PEND_P, F_PEND_U, F_MOM, F_MOM_OUT, F_U, F_Y, F_OUT) = range(6, 24)
 D_HYPER, D_WATCH, D_P, D_P_SPARE, D_RLS_WORK = range(24, 29)
-J_COUNTERS, J_CONFIG, J_PEND_K = range(29, 32)
-N_HEADER = 32
+J_COUNTERS, J_CONFIG, J_PEND_K, J_RNG = range(29, 33)
+N_HEADER = 33
 
 # the status an entry returns, before changing anything, when u or y is not finite
 INVALID = -1
@@ -115,11 +117,12 @@ def _small_views(d, i):
 
 
 @njit(**FLAT)
-def _step_one(f, d, i, rng, u, y, out, mom, mom_out, rls):
+def _step_one(f, d, i, u, y, out, mom, mom_out, rls):
     """``_run_fast`` over the one sample ``u``, ``y``; the prediction goes to
     ``out``. ``mom``, ``mom_out`` and ``rls`` as for ``_run_fast`` (None: off)."""
     A, RT, B, DT, C, cb, state, work_n, work_o, work_k, pend_g, pend_p, pend_u = _float_views(f, i)
     hyper, watch, counters, config, pend_k = _small_views(d, i)
+    rng = i[i[J_RNG]:i[J_RNG] + 4].view(np.uint64)
     N, I, O = i[I_N], i[I_I], i[I_O]
     learn = N > 0  # a run-time flag: the same specialisation as the call from Python
     return _run_fast(A, RT, B, DT, mom, None, None, state, work_n, work_o, work_k, rng,
@@ -147,76 +150,76 @@ def _raw_in(f, i, stats, raw, cols, fixed, z):
 
 
 # One-sample entries, by (Adam, least squares):
-# ``_learn_one_*(f, d, i, rng, u, y, out)``, for ``OnlineRNN.learn_one``: returns
+# ``_learn_one_*(f, d, i, u, y, out)``, for ``OnlineRNN.learn_one``: returns
 # (stop, status) as ``_run_fast``, or (-1, INVALID) without a change when u or y
 # holds NaN or inf.
-# ``_learn_raw_*(f, d, i, rng, stats, raw, cols, fixed, z)``, for
+# ``_learn_raw_*(f, d, i, stats, raw, cols, fixed, z)``, for
 # ``RNNRegressor.learn_one``: the raw feature values and their feature columns
 # (``standardise``), the standardised target; (-1, INVALID) without a change when
 # a value is infinite. Input, target and prediction are the arena's io slots.
 
 @njit(cache=True)
-def _learn_one_sgd(f, d, i, rng, u, y, out):
+def _learn_one_sgd(f, d, i, u, y, out):
     if not _finite(u, y):
         return -1, INVALID
-    return _step_one(f, d, i, rng, u, y, out, None, None, None)
+    return _step_one(f, d, i, u, y, out, None, None, None)
 
 
 @njit(cache=True)
-def _learn_one_adam(f, d, i, rng, u, y, out):
-    if not _finite(u, y):
-        return -1, INVALID
-    mom, mom_out = _moment_views(f, i)
-    return _step_one(f, d, i, rng, u, y, out, mom, mom_out, None)
-
-
-@njit(cache=True)
-def _learn_one_rls(f, d, i, rng, u, y, out):
-    if not _finite(u, y):
-        return -1, INVALID
-    return _step_one(f, d, i, rng, u, y, out, None, None, _rls_views(d, i))
-
-
-@njit(cache=True)
-def _learn_one_adam_rls(f, d, i, rng, u, y, out):
+def _learn_one_adam(f, d, i, u, y, out):
     if not _finite(u, y):
         return -1, INVALID
     mom, mom_out = _moment_views(f, i)
-    return _step_one(f, d, i, rng, u, y, out, mom, mom_out, _rls_views(d, i))
+    return _step_one(f, d, i, u, y, out, mom, mom_out, None)
 
 
 @njit(cache=True)
-def _learn_raw_sgd(f, d, i, rng, stats, raw, cols, fixed, z):
-    if not _raw_in(f, i, stats, raw, cols, fixed, z):
+def _learn_one_rls(f, d, i, u, y, out):
+    if not _finite(u, y):
         return -1, INVALID
-    u, y, out = _io_views(f, i)
-    return _step_one(f, d, i, rng, u, y, out, None, None, None)
+    return _step_one(f, d, i, u, y, out, None, None, _rls_views(d, i))
 
 
 @njit(cache=True)
-def _learn_raw_adam(f, d, i, rng, stats, raw, cols, fixed, z):
-    if not _raw_in(f, i, stats, raw, cols, fixed, z):
+def _learn_one_adam_rls(f, d, i, u, y, out):
+    if not _finite(u, y):
         return -1, INVALID
-    u, y, out = _io_views(f, i)
     mom, mom_out = _moment_views(f, i)
-    return _step_one(f, d, i, rng, u, y, out, mom, mom_out, None)
+    return _step_one(f, d, i, u, y, out, mom, mom_out, _rls_views(d, i))
 
 
 @njit(cache=True)
-def _learn_raw_rls(f, d, i, rng, stats, raw, cols, fixed, z):
+def _learn_raw_sgd(f, d, i, stats, raw, cols, fixed, z):
     if not _raw_in(f, i, stats, raw, cols, fixed, z):
         return -1, INVALID
     u, y, out = _io_views(f, i)
-    return _step_one(f, d, i, rng, u, y, out, None, None, _rls_views(d, i))
+    return _step_one(f, d, i, u, y, out, None, None, None)
 
 
 @njit(cache=True)
-def _learn_raw_adam_rls(f, d, i, rng, stats, raw, cols, fixed, z):
+def _learn_raw_adam(f, d, i, stats, raw, cols, fixed, z):
     if not _raw_in(f, i, stats, raw, cols, fixed, z):
         return -1, INVALID
     u, y, out = _io_views(f, i)
     mom, mom_out = _moment_views(f, i)
-    return _step_one(f, d, i, rng, u, y, out, mom, mom_out, _rls_views(d, i))
+    return _step_one(f, d, i, u, y, out, mom, mom_out, None)
+
+
+@njit(cache=True)
+def _learn_raw_rls(f, d, i, stats, raw, cols, fixed, z):
+    if not _raw_in(f, i, stats, raw, cols, fixed, z):
+        return -1, INVALID
+    u, y, out = _io_views(f, i)
+    return _step_one(f, d, i, u, y, out, None, None, _rls_views(d, i))
+
+
+@njit(cache=True)
+def _learn_raw_adam_rls(f, d, i, stats, raw, cols, fixed, z):
+    if not _raw_in(f, i, stats, raw, cols, fixed, z):
+        return -1, INVALID
+    u, y, out = _io_views(f, i)
+    mom, mom_out = _moment_views(f, i)
+    return _step_one(f, d, i, u, y, out, mom, mom_out, _rls_views(d, i))
 
 
 # (optimiser is Adam, read-out is least squares) -> entry
