@@ -39,6 +39,7 @@ def _sort_keys(keys):
 
 # ints of smaller magnitude convert to a finite float
 _INT_FLOAT = 2**1023
+_F64 = np.dtype(np.float64)
 
 
 def _number(owner, name, value):
@@ -282,7 +283,7 @@ class _FeatureMap:
             raw = np.array(list(x.values()))
         except (TypeError, ValueError, OverflowError):
             return None
-        if raw.dtype != np.float64 or raw.shape != fast[1].shape:
+        if raw.dtype is not _F64 or raw.shape != fast[1].shape:
             return None  # ints only, text, None, objects: the general path decides
         return raw, fast[1]
 
