@@ -496,7 +496,7 @@ class OnlineRNN(Checkpointable):
         k = self.factor_rank
         self._fac_w = np.zeros((F.N_FW if k else 0, N), dtype=dt)
         self._fac_wk = np.zeros((2 * k, N), dtype=dt)
-        self._fac_sm = np.zeros((3, k + 1), dtype=dt)
+        self._fac_sm = np.zeros((F.N_FSM, k + 1), dtype=dt)
 
     def __getstate__(self):
         return {k: v for k, v in self.__dict__.items() if k not in self._SCRATCH}

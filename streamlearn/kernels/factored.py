@@ -32,7 +32,7 @@ equals the same single calls bit for bit.
 State (model arrays, saved with the model): ``fg``, ``fp`` (k, N) R's factors;
 ``fc``, ``ff`` (k, N) D's; ``fvec`` (2, N): s, then xsp, the clean state the
 pending decorrelation update uses; ``fk`` int64[3]: nR, nD, pending flag.
-Scratch: ``fw`` (N_FW, N), ``fwk`` (2k, N), ``fsm`` (3, k + 1).
+Scratch: ``fw`` (N_FW, N), ``fwk`` (2k, N), ``fsm`` (N_FSM, k + 1).
 
 Supported: ANP and NP (with or without decorrelation), SGD, the perturbation
 read-out (with skip and bias), one thread; ``OnlineRNN`` refuses the rest.
@@ -49,60 +49,75 @@ from .layout import (
     W_NU, W_NU0, W_SINK, W_TMP, W_X, W_XI, W_XI0, W_XN, W_XS, W_XSN, W_Y, W_YN,
 )
 from .linalg import _absmax, _absmax2, _all_finite, _copy, _matvec
-from .network import _activate, _fill_noise, _r_rows
+from .network import _activate, _fill_noise
 from .optim import _update_lowrank, _update_vector
 from .readouts import _readout_extra, _readout_twins
 from .rules import _scaled_direction, _sq_loss
 
-# rows of fw
-F_Y, F_W, F_BS, F_A, F_ROW = range(5)
-N_FW = 5
+# rows of fw (F_BLK: four rows of a block to fold)
+F_Y, F_W, F_BS, F_A, F_BLK = range(5)
+N_FW = F_BLK + 4
+# rows of fsm (k + 1 long): cq, dx, dxn, then four rows of fold coefficients
+N_FSM = 7
 # fk slots
 FK_R, FK_D, FK_PEND = 0, 1, 2
 # modes of _run_factored
 LEARN, ADVANCE, PREDICT = 0, 1, 2
 
 
-@njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True, fastmath={"reassoc"})
+# The factored kernels' arithmetic may reassociate sums and contract a * b + c into
+# fused multiply-adds: the mode is not bit-identical to the exact one anyway, and
+# every call runs the same compiled code (``_run_factored``), so it is deterministic.
+FAST = dict(INNER, fastmath={"reassoc", "contract"})
+
+
+@njit(**FAST)
 def _dot(r, y):
-    """sum_i r_i y_i, reassociated so that it vectorises (one compiled order)."""
+    """sum_i r_i y_i, reassociated so that it vectorises."""
     s = 0.0
     for i in range(r.shape[0]):
         s += r[i] * y[i]
     return s
 
 
-@njit(**INNER)
-def _r_fold_rows(RT, G, P, k, write, row_tmp, xs, xsn, alpha, alphan):
-    """Every row j of RT: the k pending updates RT[j] -= G[q] P[q, j] in q order
-    (as k exact rank-1 steps), then alpha += RT[j] xs_j, alphan += RT[j] xsn_j;
-    the new rows are stored only with ``write`` (predict computes, keeps)."""
-    N = RT.shape[1]
-    for j in range(RT.shape[0]):
-        row = RT[j]
-        for i in range(N):
-            row_tmp[i] = row[i]
-        for q in range(k):
-            g = G[q]
-            p = P[q, j]
-            for i in range(N):
-                row_tmp[i] = row_tmp[i] - g[i] * p
-        a = xs[j]
-        b = xsn[j]
-        for i in range(N):
-            v = row_tmp[i]
-            alpha[i] += v * a
-            alphan[i] += v * b
-        if write:
-            for i in range(N):
-                row[i] = row_tmp[i]
+@njit(**FAST)
+def _axpy_rows4(r0, r1, r2, r3, a0, a1, a2, a3, b0, b1, b2, b3, v, vn):
+    """v += r0 a0 + r1 a1 + r2 a2 + r3 a3 and vn likewise with the b's."""
+    for i in range(v.shape[0]):
+        e0 = r0[i]
+        e1 = r1[i]
+        e2 = r2[i]
+        e3 = r3[i]
+        v[i] = v[i] + e0 * a0 + e1 * a1 + e2 * a2 + e3 * a3
+        vn[i] = vn[i] + e0 * b0 + e1 * b1 + e2 * b2 + e3 * b3
 
 
-@njit(**INNER)
+@njit(**FAST)
+def _axpy_row(r, a, b, v, vn):
+    for i in range(v.shape[0]):
+        e = r[i]
+        v[i] += e * a
+        vn[i] += e * b
+
+
+@njit(**FAST)
+def _r_read_rows(RT, xs, xsn, alpha, alphan):
+    """alpha += R0 xs and alphan += R0 xsn: one read of RT, four rows at a time."""
+    N = RT.shape[0]
+    j = 0
+    while j + 4 <= N:
+        _axpy_rows4(RT[j], RT[j + 1], RT[j + 2], RT[j + 3], xs[j], xs[j + 1], xs[j + 2],
+                    xs[j + 3], xsn[j], xsn[j + 1], xsn[j + 2], xsn[j + 3], alpha, alphan)
+        j += 4
+    while j < N:
+        _axpy_row(RT[j], xs[j], xsn[j], alpha, alphan)
+        j += 1
+
+
+@njit(**FAST)
 def _d_read_rows(DT, pend, y, w0, x, xn, v, vn):
-    """One read of every row j of DT: v += DT[j] x_j, vn += DT[j] xn_j (in j order,
-    four rows at a time as the exact path's products) and, with ``pend``,
-    w0_j = DT[j] . y (``_dot``)."""
+    """One read of every row j of DT: v += DT[j] x_j, vn += DT[j] xn_j and, with
+    ``pend``, w0_j = DT[j] . y, in one loop over each block of four rows."""
     N = DT.shape[1]
     j = 0
     while j + 4 <= N:
@@ -112,66 +127,157 @@ def _d_read_rows(DT, pend, y, w0, x, xn, v, vn):
         r3 = DT[j + 3]
         a0, a1, a2, a3 = x[j], x[j + 1], x[j + 2], x[j + 3]
         b0, b1, b2, b3 = xn[j], xn[j + 1], xn[j + 2], xn[j + 3]
-        for i in range(N):
-            e0 = r0[i]
-            e1 = r1[i]
-            e2 = r2[i]
-            e3 = r3[i]
-            v[i] = v[i] + e0 * a0 + e1 * a1 + e2 * a2 + e3 * a3
-            vn[i] = vn[i] + e0 * b0 + e1 * b1 + e2 * b2 + e3 * b3
         if pend:
-            w0[j] = _dot(r0, y)
-            w0[j + 1] = _dot(r1, y)
-            w0[j + 2] = _dot(r2, y)
-            w0[j + 3] = _dot(r3, y)
+            s0 = s1 = s2 = s3 = 0.0
+            for i in range(N):
+                e0 = r0[i]
+                e1 = r1[i]
+                e2 = r2[i]
+                e3 = r3[i]
+                v[i] = v[i] + e0 * a0 + e1 * a1 + e2 * a2 + e3 * a3
+                vn[i] = vn[i] + e0 * b0 + e1 * b1 + e2 * b2 + e3 * b3
+                q = y[i]
+                s0 += e0 * q
+                s1 += e1 * q
+                s2 += e2 * q
+                s3 += e3 * q
+            w0[j] = s0
+            w0[j + 1] = s1
+            w0[j + 2] = s2
+            w0[j + 3] = s3
+        else:
+            _axpy_rows4(r0, r1, r2, r3, a0, a1, a2, a3, b0, b1, b2, b3, v, vn)
         j += 4
     while j < N:
         row = DT[j]
-        a = x[j]
-        b = xn[j]
-        for i in range(N):
-            e = row[i]
-            v[i] += e * a
-            vn[i] += e * b
         if pend:
             w0[j] = _dot(row, y)
+        _axpy_row(row, x[j], xn[j], v, vn)
         j += 1
 
 
+@njit(**FAST)
+def _fold4(r0, r1, r2, r3, G, c0, c1, c2, c3, k):
+    """r_h += sum_{q < k} G[q] c_h[q] for four rows, four q at a time (each row
+    read and written once per four updates)."""
+    N = r0.shape[0]
+    q = 0
+    while q + 4 <= k:
+        g0 = G[q]
+        g1 = G[q + 1]
+        g2 = G[q + 2]
+        g3 = G[q + 3]
+        p00, p01, p02, p03 = c0[q], c0[q + 1], c0[q + 2], c0[q + 3]
+        p10, p11, p12, p13 = c1[q], c1[q + 1], c1[q + 2], c1[q + 3]
+        p20, p21, p22, p23 = c2[q], c2[q + 1], c2[q + 2], c2[q + 3]
+        p30, p31, p32, p33 = c3[q], c3[q + 1], c3[q + 2], c3[q + 3]
+        for i in range(N):
+            e0 = g0[i]
+            e1 = g1[i]
+            e2 = g2[i]
+            e3 = g3[i]
+            r0[i] = r0[i] + e0 * p00 + e1 * p01 + e2 * p02 + e3 * p03
+            r1[i] = r1[i] + e0 * p10 + e1 * p11 + e2 * p12 + e3 * p13
+            r2[i] = r2[i] + e0 * p20 + e1 * p21 + e2 * p22 + e3 * p23
+            r3[i] = r3[i] + e0 * p30 + e1 * p31 + e2 * p32 + e3 * p33
+        q += 4
+    while q < k:
+        g = G[q]
+        p0, p1, p2, p3 = c0[q], c1[q], c2[q], c3[q]
+        for i in range(N):
+            e = g[i]
+            r0[i] = r0[i] + e * p0
+            r1[i] = r1[i] + e * p1
+            r2[i] = r2[i] + e * p2
+            r3[i] = r3[i] + e * p3
+        q += 1
+
+
+@njit(**FAST)
+def _fold1(r, G, c, k):
+    """r += sum_{q < k} G[q] c[q] (one row)."""
+    for q in range(k):
+        g = G[q]
+        p = c[q]
+        for i in range(r.shape[0]):
+            r[i] = r[i] + g[i] * p
+
+
+@njit(**FAST)
+def _block(M, j, nb, write, blk):
+    """Rows j:j + nb of M to fold: the rows themselves (``write``), or copies in
+    the scratch ``blk`` (a prediction folds without storing)."""
+    if write:
+        return M[j:j + nb]
+    for h in range(nb):
+        src = M[j + h]
+        dst = blk[h]
+        for i in range(src.shape[0]):
+            dst[i] = src[i]
+    return blk[0:nb]
+
+
 @njit(**INNER)
-def _d_fold_rows(DT, y, cq, FF, m, bs, bC, a, write, row_tmp, x, xn, v, vn):
+def _r_fold_rows(RT, G, P, k, write, blk, coef, xs, xsn, alpha, alphan):
+    """Every row j of RT: the k pending updates RT[j] -= G[q] P[q, j], then
+    alpha += RT[j] xs_j, alphan += RT[j] xsn_j; the new rows are stored only
+    with ``write`` (a prediction computes, keeps). ``blk`` (4, N) and ``coef``
+    (4, k) scratch."""
+    N = RT.shape[0]
+    j = 0
+    while j < N:
+        nb = min(4, N - j)
+        rows = _block(RT, j, nb, write, blk)
+        for h in range(nb):
+            for q in range(k):
+                coef[h, q] = -P[q, j + h]
+        if nb == 4:
+            _fold4(rows[0], rows[1], rows[2], rows[3], G, coef[0], coef[1], coef[2], coef[3], k)
+            _axpy_rows4(rows[0], rows[1], rows[2], rows[3], xs[j], xs[j + 1], xs[j + 2],
+                        xs[j + 3], xsn[j], xsn[j + 1], xsn[j + 2], xsn[j + 3], alpha, alphan)
+        else:
+            for h in range(nb):
+                _fold1(rows[h], G, coef[h], k)
+                _axpy_row(rows[h], xs[j + h], xsn[j + h], alpha, alphan)
+        j += nb
+
+
+@njit(**INNER)
+def _d_fold_rows(DT, y, cq, FF, m, bs, G, write, blk, coef, x, xn, v, vn):
     """Every row j of DT: fold the m stored factors and the pending update,
-    DT'[j, i] = bs_i DT[j, i] + sum_q bC[q, i] FF[q, j] - a_i w_j with
-    w_j = DT[j] . y + sum_q FF[q, j] cq_q (as ``_resolve``), then the products
-    v += DT'[j] x_j, vn += DT'[j] xn_j; stored only with ``write``."""
-    N = DT.shape[1]
-    for j in range(DT.shape[0]):
-        row = DT[j]
-        wj = _dot(row, y)
-        for q in range(m):
-            wj += FF[q, j] * cq[q]
-        for i in range(N):
-            row_tmp[i] = bs[i] * row[i]
-        for q in range(m):
-            c = bC[q]
-            f = FF[q, j]
+    DT'[j, i] = bs_i DT[j, i] + sum_{q <= m} G[q, i] c_q with G[q] = b * c_q
+    (q < m), G[m] = -a, c_q = FF[q, j] (q < m) and c_m = w_j = DT[j] . y +
+    sum_q FF[q, j] cq_q, then the products v += DT'[j] x_j, vn += DT'[j] xn_j;
+    stored only with ``write``."""
+    N = DT.shape[0]
+    j = 0
+    while j < N:
+        nb = min(4, N - j)
+        for h in range(nb):
+            wj = _dot(DT[j + h], y)
+            for q in range(m):
+                wj += FF[q, j + h] * cq[q]
+                coef[h, q] = FF[q, j + h]
+            coef[h, m] = wj
+        rows = _block(DT, j, nb, write, blk)
+        for h in range(nb):
+            r = rows[h]
             for i in range(N):
-                row_tmp[i] = row_tmp[i] + c[i] * f
-        for i in range(N):
-            row_tmp[i] = row_tmp[i] - a[i] * wj
-        aj = x[j]
-        bj = xn[j]
-        for i in range(N):
-            e = row_tmp[i]
-            v[i] += e * aj
-            vn[i] += e * bj
-        if write:
-            for i in range(N):
-                row[i] = row_tmp[i]
+                r[i] = bs[i] * r[i]
+        if nb == 4:
+            _fold4(rows[0], rows[1], rows[2], rows[3], G, coef[0], coef[1], coef[2], coef[3],
+                   m + 1)
+            _axpy_rows4(rows[0], rows[1], rows[2], rows[3], x[j], x[j + 1], x[j + 2], x[j + 3],
+                        xn[j], xn[j + 1], xn[j + 2], xn[j + 3], v, vn)
+        else:
+            for h in range(nb):
+                _fold1(rows[h], G, coef[h], m + 1)
+                _axpy_row(rows[h], x[j + h], xn[j + h], v, vn)
+        j += nb
 
 
 @njit(**INNER)
-def _r_pass(A, RT, fg, fp, fk, k, write, fw, u, xs, xsn, alpha, alphan):
+def _r_pass(A, RT, fg, fp, fk, k, write, fw, fsm, u, xs, xsn, alpha, alphan):
     """alpha = A u + R_eff xs and alphan = A u + R_eff xsn (both twins, one read of
     R0), folding R's factors into R0 first when the buffer is full (k of them)."""
     N, I = A.shape
@@ -183,11 +289,12 @@ def _r_pass(A, RT, fg, fp, fk, k, write, fw, u, xs, xsn, alpha, alphan):
         alphan[i] = c
     nR = fk[FK_R]
     if nR == k:
-        _r_fold_rows(RT, fg, fp, nR, write, fw[F_ROW], xs, xsn, alpha, alphan)
+        _r_fold_rows(RT, fg, fp, nR, write, fw[F_BLK:F_BLK + 4], fsm[3:7], xs, xsn, alpha,
+                     alphan)
         if write:
             fk[FK_R] = 0
         return
-    _r_rows(RT, 0, N, 0, N, fw[F_ROW], xs, False, xs, xsn, alpha, alphan)
+    _r_read_rows(RT, xs, xsn, alpha, alphan)
     for q in range(nR):
         c = _dot(fp[q], xs)
         cn = _dot(fp[q], xsn)
@@ -231,7 +338,10 @@ def _d_pass(DT, fc, ff, fvec, fk, k, commit, fw, fwk, fsm, eps, x, xn, v, vn):
             for i in range(N):
                 br[i] = (1.0 + a[i] * xsp[i]) * cr[i]
         if m + 1 == k:  # the buffer is full: fold into D0 in this pass
-            _d_fold_rows(DT, y, cq, ff, m, bs, bC, a, commit, fw[F_ROW], x, xn, v, vn)
+            for i in range(N):
+                bC[m, i] = -a[i]
+            _d_fold_rows(DT, y, cq, ff, m, bs, bC, commit, fw[F_BLK:F_BLK + 4], fsm[3:7], x,
+                         xn, v, vn)
             if commit:
                 for i in range(N):
                     s[i] = 1.0
@@ -373,7 +483,7 @@ def _step_factored(A, RT, B, DT, C, cb, state, work_n, work_o, rng, counters, hy
         if config[C_NOISY_REF] != 0:
             _fill_noise(rng, xi0, sigma, config[C_NOISE])
             _fill_noise(rng, nu0, sigma, config[C_NOISE])
-    _r_pass(A, RT, fg, fp, fk, k, write, fw, u, xs, xsn, alpha, alphan)
+    _r_pass(A, RT, fg, fp, fk, k, write, fw, fsm, u, xs, xsn, alpha, alphan)
     if twins:
         for i in range(N):
             alpha[i] = alpha[i] + xi0[i]
