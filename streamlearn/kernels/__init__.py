@@ -46,6 +46,8 @@ Modules:
   ``rls``: its RLS kernels.
 - ``parallel``: the two-thread mode.
 - ``step``: the drivers ``_run_fast`` and ``_predict_fast`` that ``OnlineRNN`` calls.
+- ``factored``: ``_run_factored``, the opt-in factored update mode (R and D kept as
+  stored matrices plus pending factors; equal to ``step`` to rounding; docs/factored.md).
 - ``forecast``, ``forecast_rls``: ``RNNForecaster``'s drivers (perturbation and
   least-squares read-outs).
 - ``shared``: ``SharedRNN``'s drivers (many streams, one rank-k update per tick).
