@@ -546,7 +546,7 @@ class OnlineRNN(Checkpointable):
 
         With ``update="factored"`` a read-only copy of the effective matrix
         (docs/factored.md); reading it changes nothing."""
-        if self.update == "factored":
+        if getattr(self, "update", "exact") == "factored":  # SharedRNN borrows this property
             return _read_only(self._effective()[0])
         return self._R
 
@@ -590,7 +590,7 @@ class OnlineRNN(Checkpointable):
 
         With ``update="factored"`` a read-only copy of the effective matrix,
         the pending decorrelation update included (docs/factored.md)."""
-        if self.update == "factored":
+        if getattr(self, "update", "exact") == "factored":  # SharedRNN borrows this property
             return _read_only(self._effective()[1])
         return self._D
 

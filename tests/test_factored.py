@@ -284,3 +284,10 @@ def test_exact_mode_state_from_before_the_option_loads():
     old.__setstate__(state)
     U = np.ones((5, 1))
     assert np.array_equal(old.learn_many(U, U), m.learn_many(U, U))
+
+
+def test_shared_rnn_still_reads_its_matrices():
+    """SharedRNN borrows OnlineRNN's R and D properties without the update option."""
+    from streamlearn import SharedRNN
+    m = SharedRNN(1, 6, 1, seed=0)
+    assert m.R.shape == (6, 6) and np.array_equal(m.D, np.eye(6))
