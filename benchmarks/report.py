@@ -203,29 +203,50 @@ def render(r):
             add("| loop | RNNRegressor (us) | River (us) | ratio |")
             add("|---|---|---|---|")
             add(f"| learn_one | {_s(g['rnn_us'])} | {_s(g['river_us'])} | {_s(g['ratio'])} |")
+            if "ratio_p" in g:
+                add(f"| predict_one | {_s(g['rnn_p_us'])} | {_s(g['river_p_us'])} | "
+                    f"{_s(g['ratio_p'])} |")
             add(f"| predict_one + learn_one | {_s(g['rnn_pl_us'])} | {_s(g['river_pl_us'])} | "
                 f"{_s(g['ratio_pl'])} |")
             d = g.get("breakdown")
             if d:
                 add("")
-                add("Where `RNNRegressor.learn_one`'s time goes, per sample (medians of "
-                    "side-by-side loops on the same samples; the parts are differences "
-                    "of loops, so they add up only roughly):")
+                add("Where the time goes, per sample (medians of side-by-side loops on the "
+                    "same samples; the parts are differences of loops, so they add up only "
+                    "roughly). Before: the same breakdown of the previous code (main at "
+                    "24c12e4, docs/benchmarks.md of 2026-12-02 02:52 UTC), whose River "
+                    "layer parsed and standardised in Python and whose kernel call took 30 "
+                    "arguments:")
                 add("")
-                add("| part | us |")
-                add("|---|---|")
+                add("| part of `learn_one` | before (us) | now (us) |")
+                add("|---|---|---|")
+                before = {"river_layer_us": "4.35 (parse 1.33, standardise 3.02)",
+                          "online_rnn_us": "3.87", "dispatch_us": "2.71",
+                          "arithmetic_us": "2.56"}
                 for label, key in (
-                        ("River layer: parse the dict, scale the target", "river_layer_parse_us"),
-                        ("River layer: standardise and place the features",
-                         "river_layer_encode_us"),
-                        ("OnlineRNN.learn_one: checks, buffers, the policy",
-                         "online_rnn_checks_us"),
-                        ("the kernel call: Numba dispatch and argument unboxing",
+                        ("River layer: the dict to arrays, the target's scaling",
+                         "river_layer_us"),
+                        ("OnlineRNN's one-sample call: checks, buffers, the policy",
+                         "online_rnn_us"),
+                        ("the kernel call: Numba dispatch, unboxing, the standardisation",
                          "dispatch_us"),
                         ("the arithmetic (learn_many per step)", "arithmetic_us")):
+                    add(f"| {label} | {before[key]} | {d[key]:.2f} |")
+                add("")
+                add("| part of `predict_one` | now (us) |")
+                add("|---|---|")
+                for label, key in (
+                        ("River layer: the dict to arrays, the target's scale",
+                         "predict_river_layer_us"),
+                        ("OnlineRNN's one-sample call", "predict_online_rnn_us"),
+                        ("the kernel call: dispatch, standardisation, the forward pass",
+                         "predict_kernel_us")):
                     add(f"| {label} | {d[key]:.2f} |")
             summary.append(("5. RNNRegressor.learn_one (n_hidden=32) <= River linear model",
                             f"{g['ratio']['median']:.2f}x", g["ratio"]["median"] <= 1.0))
+            if "ratio_p" in g:
+                summary.append(("5b. RNNRegressor.predict_one (n_hidden=32) <= River linear model",
+                                f"{g['ratio_p']['median']:.2f}x", g["ratio_p"]["median"] <= 1.0))
         add("")
 
     if "naive" in r:
@@ -494,20 +515,24 @@ def _analysis(r):
     g = r.get("regressor")
     if g and "ratio" in g:
         out += [
-            "**Target 5 (RNNRegressor.learn_one <= River's linear model).** At n_hidden = "
-            "32 the arithmetic of a step is a few microseconds; the rest is per-call "
-            "overhead (the breakdown in section 5). The River layer's dict parsing and "
-            "scaling was cut from about 12 us to about 4 us per sample (plain float and int "
-            "values skip the abstract-base-class checks; the running standardisation is "
-            "inlined with the same operations in the same order, so the numbers are "
-            "unchanged), and `OnlineRNN.learn_one` calls the kernel once without the "
-            "divergence policy's loop unless a step is refused; with SGD the kernel takes "
-            "no Adam moments (None instead of ten empty views), which also keeps Adam's "
-            "code out of the compile. What remains is Numba unboxing the ~25 arrays a "
-            "kernel call takes, `OnlineRNN.learn_one`'s checks, and the River layer's "
-            "per-feature Python. To close it: pack the model's buffers into one arena (a "
-            "handful of array arguments) behind one jitted entry per public call, and "
-            "standardise the features inside that call.",
+            "**Target 5 (RNNRegressor.learn_one and predict_one <= River's linear model).** "
+            "At n_hidden = 32 the arithmetic of a step is a few microseconds; the rest was "
+            "per-call overhead. Since issue 13 item 1: the model's buffers live in three "
+            "arenas (`streamlearn/kernels/arena.py`, `OnlineRNN._pack`), so a one-sample "
+            "call passes 4-9 arguments instead of 30; the River regressor turns a dict "
+            "into two arrays (its values, and their columns cached for the dict's key "
+            "order) and one jitted call standardises them (`kernels/standardise.py`, the "
+            "same operations in the same order as the Python it replaced), puts the "
+            "target in place and steps; a refused step undoes the statistics from a copy "
+            "the kernel keeps. Every number is unchanged (tests/test_arena.py checks the "
+            "fast path against the general one bit for bit). `learn_one` is then at "
+            "River's cost. `predict_one` is not: River's prediction is one dot product of "
+            "six scaled features, while ours is a forward pass through 32 recurrent and "
+            "32 decorrelating units (about 2,300 multiply-adds) plus the same dict "
+            "handling, so the kernel call alone costs about as much as River's whole "
+            "prediction. Closing it would take the forward pass folded into the previous "
+            "step (the next state's input part is known only when x arrives, so only R "
+            "xs_t could be precomputed) or a C-level dict reader; neither was done.",
             "",
         ]
     return out

@@ -301,12 +301,30 @@ def bench_regressor_vs_river(cfg):
             model.predict_one(x)
             model.learn_one(x, y)
 
+    trained_rnn = RNNRegressor(n_hidden=32, seed=0)
+    trained_river = preprocessing.StandardScaler() | linear_model.LinearRegression()
+    for x, y in zip(Xs[:1000], ys[:1000]):
+        trained_rnn.learn_one(x, y)
+        trained_river.learn_one(x, y)
+
+    def run_rnn_predict():
+        for x in Xs:
+            trained_rnn.predict_one(x)
+
+    def run_river_predict():
+        for x in Xs:
+            trained_river.predict_one(x)
+
     run_rnn()
     breakdown = _regressor_breakdown(Xs, ys, cfg.repeats)
     res = side_by_side({"rnn": (run_rnn, T), "river": (run_river, T),
+                        "rnn_p": (run_rnn_predict, T), "river_p": (run_river_predict, T),
                         "rnn_pl": (run_rnn_predict_learn, T),
                         "river_pl": (run_river_predict_learn, T)}, cfg.repeats)
     return {"steps": T, "rnn_us": stats(np.array(res["rnn"]) * 1e6),
+            "rnn_p_us": stats(np.array(res["rnn_p"]) * 1e6),
+            "river_p_us": stats(np.array(res["river_p"]) * 1e6),
+            "ratio_p": ratio_stats(res["rnn_p"], res["river_p"]),
             "river_us": stats(np.array(res["river"]) * 1e6),
             "ratio": ratio_stats(res["rnn"], res["river"]),
             "rnn_pl_us": stats(np.array(res["rnn_pl"]) * 1e6),
@@ -316,60 +334,69 @@ def bench_regressor_vs_river(cfg):
 
 
 def _regressor_breakdown(Xs, ys, repeats):
-    """Where ``RNNRegressor.learn_one``'s time goes, per sample (us): the River
-    layer's parsing and scaling, ``OnlineRNN.learn_one``'s checks, the kernel
-    call (Numba's dispatch and unboxing of its arguments), the arithmetic."""
-    from streamlearn.kernels.step import _run_fast
+    """Where ``RNNRegressor.learn_one`` and ``predict_one``'s time goes, per sample
+    (us): the River layer (the dict to arrays, the target's scaling), the Python
+    of ``OnlineRNN``'s one-sample call, the kernel call (Numba's dispatch and
+    unboxing of its arguments), the arithmetic (``learn_many`` per step on the
+    same inputs)."""
+    from streamlearn.kernels import arena
     from streamlearn.regressor import RNNRegressor
 
     reg = RNNRegressor(n_hidden=32, seed=0)
     for x, y in zip(Xs[:100], ys[:100]):
         reg.learn_one(x, y)
-    net, features, target = reg.network, reg._features, reg._target
+    net, features = reg.network, reg._features
     T = len(Xs)
-    parsed = [features.parse(x)[0] for x in Xs]
-    u = features.encode(parsed[0], net.dtype)
-    z = np.array([0.1], dtype=net.dtype)
-    U, Z = u.reshape(1, -1), z.reshape(1, -1)
-    mom, wp, history, mom_out, rls, nthreads = net._kernel_views()
-    if net.optimizer == "sgd":  # as OnlineRNN._kernel: no moments with SGD
-        mom = mom_out = None
-    b = net.buffers()
-    head = (b.A, b.RT, b.B, b.DT, mom, wp, history, b.state, net._work_n, net._work_o,
-            net._work_k, b.rng, net._counters, b.hyper, b.config, net._pend_g, net._pend_p,
-            net._pend_u, net._pend_k)
-    tail = (nthreads, net._C, net._c, mom_out, rls, net._watch)
+    raw, cols = features.raw(Xs[0])
+    stats, fixed = features._stats, features.n_fixed
+    p = net._packed
+    entry, f, d, i = p[9], p[3], p[4], p[5]
+    u = np.zeros(net.n_inputs, dtype=net.dtype)
+    arena._standardise(stats.copy(), raw, cols, u, fixed, False)
     Us = np.tile(u, (T, 1))
     Zs = np.full((T, 1), 0.1, dtype=net.dtype)
 
-    def parse():
-        for x, y in zip(Xs, ys):
-            features.parse(x)
-            target.learn(y)
-
-    def encode():
-        for v in parsed:
-            features.encode(v, net.dtype, learn=True)
-
     def learn_one():
+        for x, y in zip(Xs, ys):
+            reg.learn_one(x, y)
+
+    def learn_raw():
         for _ in range(T):
-            net.learn_one(u, z)
+            net._learn_raw(stats, raw, cols, fixed, 0.1)
 
     def kernel():
         for _ in range(T):
-            _run_fast(*head, U, Z, np.empty((1, 1)), net._no_states, True, *tail)
+            entry(f, d, i, net._rng, stats, raw, cols, fixed, 0.1)
 
     def learn_many():
         net.learn_many(Us, Zs)
 
-    res = side_by_side({"parse": (parse, T), "encode": (encode, T), "learn_one": (learn_one, T),
-                        "kernel": (kernel, T), "learn_many": (learn_many, T)}, repeats)
+    def predict_one():
+        for x in Xs:
+            reg.predict_one(x)
+
+    def predict_raw():
+        for _ in range(T):
+            net._predict_raw(stats, raw, cols, fixed)
+
+    def predict_kernel():
+        for _ in range(T):
+            arena._predict_raw(f, i, stats, raw, cols, fixed)
+
+    res = side_by_side({"learn_one": (learn_one, T), "learn_raw": (learn_raw, T),
+                        "kernel": (kernel, T), "learn_many": (learn_many, T),
+                        "predict_one": (predict_one, T), "predict_raw": (predict_raw, T),
+                        "predict_kernel": (predict_kernel, T)}, repeats)
     med = {k: float(np.median(v)) * 1e6 for k, v in res.items()}
-    return {"river_layer_parse_us": med["parse"], "river_layer_encode_us": med["encode"],
-            "online_rnn_checks_us": med["learn_one"] - med["kernel"],
+    return {"river_layer_us": med["learn_one"] - med["learn_raw"],
+            "online_rnn_us": med["learn_raw"] - med["kernel"],
             "dispatch_us": med["kernel"] - med["learn_many"],
             "arithmetic_us": med["learn_many"],
-            "online_rnn_learn_one_us": med["learn_one"]}
+            "learn_one_us": med["learn_one"],
+            "predict_river_layer_us": med["predict_one"] - med["predict_raw"],
+            "predict_online_rnn_us": med["predict_raw"] - med["predict_kernel"],
+            "predict_kernel_us": med["predict_kernel"],
+            "predict_one_us": med["predict_one"]}
 
 
 def bench_vs_naive(cfg):

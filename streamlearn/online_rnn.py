@@ -6,6 +6,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .kernels import layout as K
+from .kernels import arena as KA
 from .kernels.step import _predict_fast, _run_fast
 from .kernels import factored as F
 from .kernels.factored import _run_factored
@@ -472,7 +473,7 @@ class OnlineRNN(Checkpointable):
 
     _SCRATCH = ("_wp_noise", "_work_n", "_work_o", "_work_k", "_no_states",
                 "_pend_g", "_pend_p", "_pend_u", "_pend_k", "_P_spare", "_rls_work", "_views",
-                "_fac_w", "_fac_wk", "_fac_sm")
+                "_y_one", "_out_one", "_packed", "_io", "_fac_w", "_fac_wk", "_fac_sm")
 
     def _allocate_scratch(self):
         """Buffers written before they are read within a step: not model state."""
@@ -492,6 +493,9 @@ class OnlineRNN(Checkpointable):
         self._pend_p = np.zeros((K_, N), dtype=dt)
         self._pend_u = np.zeros((K_, I), dtype=dt)
         self._pend_k = np.zeros(2, dtype=np.int64)
+        self._packed = None  # new buffers: repack at the next one-sample call
+        self._y_one = np.zeros(O, dtype=dt)
+        self._out_one = np.zeros(O, dtype=dt)
         # the factored mode's scratch (kernels/factored.py)
         k = self.factor_rank
         self._fac_w = np.zeros((F.N_FW if k else 0, N), dtype=dt)
@@ -687,20 +691,106 @@ class OnlineRNN(Checkpointable):
         None is also returned when ``on_divergence`` ("rollback", "reset")
         drops the sample because its forward pass was not finite.
         """
+        p = self._packed
+        if (p is not None and p[2] is not None and p[0] is self._A and p[1] is self._R
+                and type(u) is np.ndarray and type(y) is np.ndarray and u.dtype is p[6]
+                and y.dtype is p[6] and u.shape == p[7] and y.shape == p[8]
+                and u.flags.c_contiguous and y.flags.c_contiguous):
+            # the common case: checked in a few attribute reads, finite in the entry
+            out = np.empty(p[8], dtype=p[6])
+            stop, status = p[2](p[3], p[4], p[5], self._rng, u, y, out)
+            if status == 0:
+                self._refusals = 0
+                return out
+            if status != KA.INVALID:
+                _, _, kept = self._policy(u.reshape(1, -1), y.reshape(1, -1),
+                                          out.reshape(1, -1), self._no_states, True,
+                                          False, stop, status)
+                return out if kept is None or kept[0] else None
         u = self._vector("u", u, self.n_inputs)
         y = self._vector("y", y, self.n_outputs)
         if u is None or y is None:
             self._skip()
             return None
-        U, Y = u.reshape(1, -1), y.reshape(1, -1)
-        out = np.empty((1, self.n_outputs), dtype=self.dtype)
-        self._contiguous()
-        stop, status = self._kernel(U, Y, out, self._no_states, True)
-        if status == 0:  # the common case: committed
+        return self._learn_vector(u, y, np.empty(self.n_outputs, dtype=self.dtype))
+
+    def _learn_raw(self, stats, raw, cols, fixed, z):
+        """``RNNRegressor.learn_one`` in one kernel call: standardise the raw
+        feature values (``kernels.standardise``: ``stats``, learned; value p
+        goes to input column ``fixed + cols[p]``) and learn from the
+        standardised target ``z``. False, with nothing changed, when the arena
+        entries do not apply or a value is infinite: the caller then takes the
+        general path. A refused step is handled by the ``on_divergence``
+        policy (which may raise), as in ``learn_one``."""
+        p = self._arenas()
+        if p[2] is None:
+            return False
+        stop, status = p[9](p[3], p[4], p[5], self._rng, stats, raw, cols, fixed, z)
+        if status == 0:
             self._refusals = 0
-            return out[0]
-        out, _, kept = self._policy(U, Y, out, self._no_states, True, False, stop, status)
-        return out[0] if kept is None or kept[0] else None
+            return True
+        if status == KA.INVALID:
+            return False
+        U, Y, out = self._io
+        self._policy(U, Y, out, self._no_states, True, False, stop, status)
+        return True
+
+    def _predict_raw(self, stats, raw, cols, fixed):
+        """``predict_one``'s first output on the raw feature values standardised
+        (without learning) as in ``_learn_raw``; None where that does not apply."""
+        p = self._arenas()
+        if p[2] is None:
+            return None
+        out = KA._predict_raw(p[3], p[5], stats, raw, cols, fixed)
+        return None if out != out else out
+
+    def _predict_vector(self, u, out=None):
+        """``predict_one`` on a checked vector, into ``out`` (default: the model's
+        scratch)."""
+        p = self._arenas()
+        out = self._out_one if out is None else out
+        if p[2] is not None:
+            KA._predict_one(p[3], p[5], u, out)
+        elif self.update == "factored":
+            self._contiguous()
+            U = u.reshape(1, -1)
+            _run_factored(self._A, self._R.T, self._B, self._D.T, self._C, self._c,
+                          self._state, self._work_n, self._work_o, self._rng, self._counters,
+                          self._hyper, self._config, *self._factored_args(), U, U,
+                          out.reshape(1, -1), self._no_states, F.PREDICT, self._watch)
+        else:
+            _predict_fast(self._A, self._R.T, self._B, self._D.T, self._state, self._work_n,
+                          self._config, u, out, self._C, self._c)
+        return out
+
+    def _learn_scalar(self, u, z):
+        """``_learn_vector(u, [z])`` for one output, with the model's scratch for
+        the target and the prediction (the River learners' path)."""
+        y, out = self._y_one, self._out_one
+        y[0] = z
+        return self._learn_vector(u, y, out)
+
+    def _learn_vector(self, u, y, out):
+        """``learn_one`` on checked vectors (contiguous, the model's dtype, finite):
+        the prediction is written to ``out`` and returned, or None if dropped."""
+        p = self._arenas()
+        if p[2] is not None:  # the few-argument entry (kernels.arena)
+            stop, status = p[2](p[3], p[4], p[5], self._rng, u, y, out)
+            if status == 0:  # the common case: committed
+                self._refusals = 0
+                return out
+            if status == KA.INVALID:
+                raise ValueError(f"u and y must be finite, got {u!r} and {y!r}")
+        else:
+            self._contiguous()
+            stop, status = self._kernel(u.reshape(1, -1), y.reshape(1, -1),
+                                        out.reshape(1, -1), self._no_states, True)
+            if status == 0:
+                self._refusals = 0
+                return out
+        U, Y, out2 = u.reshape(1, -1), y.reshape(1, -1), out.reshape(1, -1)
+        _, _, kept = self._policy(U, Y, out2, self._no_states, True, False, stop, status)
+        return out if kept is None or kept[0] else None
 
     def learn_many(self, U, Y, return_states=False):
         """``learn_one`` over a (T, n_inputs) / (T, n_outputs) sequence in one call.
@@ -755,18 +845,71 @@ class OnlineRNN(Checkpointable):
         u = self._vector("u", u, self.n_inputs)
         if u is None:
             return None
-        out = np.empty(self.n_outputs, dtype=self.dtype)
-        if self.update == "factored":
-            self._contiguous()
-            U = u.reshape(1, -1)
-            _run_factored(self._A, self._R.T, self._B, self._D.T, self._C, self._c,
-                          self._state, self._work_n, self._work_o, self._rng, self._counters,
-                          self._hyper, self._config, *self._factored_args(), U, U,
-                          out.reshape(1, -1), self._no_states, F.PREDICT, self._watch)
-            return out
-        _predict_fast(self._A, self._R.T, self._B, self._D.T, self._state, self._work_n,
-                        self._config, u, out, self._C, self._c)
-        return out
+        return self._predict_vector(u, np.empty(self.n_outputs, dtype=self.dtype))
+
+    # (A, R, entry, f, d, i, dtype, u's shape, y's shape, raw entry); see _pack
+    _packed = None
+
+    def _arenas(self):
+        """``_packed``, packed again if A or R has been replaced since."""
+        p = self._packed
+        if p is None or p[0] is not self._A or p[1] is not self._R:
+            p = self._pack()
+        return p
+
+    def _pack(self):
+        """Move the buffers into three arenas (``kernels.arena``) and return
+        ``(A, R, entry, f, d, i, dtype, (n_inputs,), (n_outputs,))``: the one-sample calls then pass 7 arrays
+        instead of 30. The attributes become views of the arenas, with the same
+        values; ``entry`` is None where the arena entries do not apply (WP, BP,
+        two threads, a fleet's member, ``update="factored"``, whose one-sample
+        calls go through ``_kernel``), and nothing moves then. Repacked when
+        A or R has been replaced (allocation, add_inputs, loading)."""
+        if (self.method in ("wp", "bp") or getattr(self, "threads", 1) > 1
+                or self.update == "factored"
+                or type(self)._kernel_views is not OnlineRNN._kernel_views):
+            self._packed = (self._A, self._R) + (None,) * 8
+            return self._packed
+        self._contiguous()
+        N, I, O, Kw = self.n_hidden, self.n_inputs, self.n_outputs, self.bptt_window
+        M = self._P.shape[0] if self.readout == "rls" else 0
+        adam = self.optimizer == "adam"
+        head = np.zeros(KA.N_HEADER, dtype=np.int64)
+        head[[KA.I_N, KA.I_I, KA.I_O, KA.I_K, KA.I_M]] = N, I, O, Kw, M
+        head[KA.I_ADAM_OUT] = int(adam and self._moments_out.size > 0)
+        floats = {KA.F_A: self._A, KA.F_RT: self._R.T, KA.F_B: self._B, KA.F_DT: self._D.T,
+                  KA.F_C: self._C, KA.F_CB: self._c, KA.F_STATE: self._state,
+                  KA.F_WORK_N: self._work_n, KA.F_WORK_O: self._work_o,
+                  KA.F_WORK_K: self._work_k, KA.F_PEND_G: self._pend_g,
+                  KA.F_PEND_P: self._pend_p, KA.F_PEND_U: self._pend_u,
+                  KA.F_MOM: self._moments, KA.F_MOM_OUT: self._moments_out,
+                  KA.F_U: np.zeros(I, self.dtype), KA.F_Y: self._y_one,
+                  KA.F_OUT: self._out_one}
+        doubles = {KA.D_HYPER: self._hyper, KA.D_WATCH: self._watch, KA.D_P: self._P,
+                   KA.D_P_SPARE: self._P_spare, KA.D_RLS_WORK: self._rls_work}
+        ints = {KA.J_COUNTERS: self._counters, KA.J_CONFIG: self._config,
+                KA.J_PEND_K: self._pend_k}
+        f = _arena(floats, self.dtype, head, 0)
+        d = _arena(doubles, np.float64, head, 0)
+        i = _arena(ints, np.int64, head, KA.N_HEADER)
+        i[:KA.N_HEADER] = head
+        v = {slot: view for slot, view in _views(floats, f, head)}
+        v.update(_views(doubles, d, head))
+        v.update(_views(ints, i, head))
+        self._A, self._R, self._B, self._D = v[KA.F_A], v[KA.F_RT].T, v[KA.F_B], v[KA.F_DT].T
+        self._C, self._c, self._state = v[KA.F_C], v[KA.F_CB], v[KA.F_STATE]
+        self._work_n, self._work_o, self._work_k = v[KA.F_WORK_N], v[KA.F_WORK_O], v[KA.F_WORK_K]
+        self._pend_g, self._pend_p, self._pend_u = v[KA.F_PEND_G], v[KA.F_PEND_P], v[KA.F_PEND_U]
+        self._moments, self._moments_out = v[KA.F_MOM], v[KA.F_MOM_OUT]
+        self._hyper, self._watch, self._P = v[KA.D_HYPER], v[KA.D_WATCH], v[KA.D_P]
+        self._P_spare, self._rls_work = v[KA.D_P_SPARE], v[KA.D_RLS_WORK]
+        self._counters, self._config, self._pend_k = v[KA.J_COUNTERS], v[KA.J_CONFIG], v[KA.J_PEND_K]
+        self._y_one, self._out_one = v[KA.F_Y], v[KA.F_OUT]
+        self._io = (v[KA.F_U].reshape(1, I), v[KA.F_Y].reshape(1, O), v[KA.F_OUT].reshape(1, O))
+        rls = self.readout == "rls"
+        self._packed = (self._A, self._R, KA.LEARN_ONE[adam, rls], f, d, i, self._A.dtype,
+                        (I,), (O,), KA.LEARN_RAW[adam, rls])
+        return self._packed
 
     def _run(self, U, Y, learn, return_states):
         out, xs, kept = self._run_kept(U, Y, learn, return_states)
@@ -1050,6 +1193,26 @@ class OnlineRNN(Checkpointable):
 def _read_only(a):
     a.flags.writeable = False
     return a
+
+
+def _arena(buffers, dtype, head, start):
+    """One flat array holding ``buffers`` (slot -> array) back to back, in slot
+    order, from ``start``; writes each slot's offset to ``head``."""
+    size = start + sum(b.size for b in buffers.values())
+    arena = np.zeros(size, dtype=dtype)
+    off = start
+    for slot in sorted(buffers):
+        b = buffers[slot]
+        head[slot] = off
+        arena[off:off + b.size] = b.ravel()  # b is C-contiguous (R and D as R.T, D.T)
+        off += b.size
+    return arena
+
+
+def _views(buffers, arena, head):
+    """(slot, view of ``arena`` shaped as the buffer) for each of ``buffers``."""
+    for slot, b in buffers.items():
+        yield slot, arena[head[slot]:head[slot] + b.size].reshape(b.shape)
 
 
 def _positive_int(name, value):

@@ -233,27 +233,49 @@ class RNNRegressor(RNNLearner, base.MiniBatchRegressor):
 
     def learn_one(self, x, y):
         """Advance the hidden state one step on ``x`` and learn from ``y``."""
+        scaler, features, net = self._target, self._features, self.network
+        packed = net._packed
+        if (type(y) is float and y - y == 0.0 and type(x) is dict
+                and (packed is None or packed[2] is not None)):
+            sample = features.raw(x)
+            if sample is not None:  # the common sample: one kernel call
+                before = scaler.n, scaler.mean, scaler.m2
+                z = scaler.learn(y)
+                try:
+                    if net._learn_raw(features._stats, *sample, features.n_fixed, z):
+                        return
+                except (FloatingPointError, ValueError):  # refused: nothing learned
+                    scaler.n, scaler.mean, scaler.m2 = before
+                    features.undo()
+                    raise
+                scaler.n, scaler.mean, scaler.m2 = before  # nothing changed: in general
         sample = self._parse(x, y, labelled=True)  # validate before changing anything
         if sample is None:
             return
-        (values, new), target = sample
+        (values, new), y = sample
         self._columns(new)
-        scaler, features = self._target, self._features
-        before = (scaler.n, scaler.mean, scaler.m2), features.stats()
-        z = scaler.learn(target)
-        u = features.encode(values, self.network.dtype, learn=True)
+        u = features.encode(values, net.dtype, learn=True)
+        before = scaler.n, scaler.mean, scaler.m2
+        z = scaler.learn(y)
         try:
-            self.network.learn_one(u, np.array([z], dtype=self.network.dtype))
-        except FloatingPointError:  # refused by the divergence guard: nothing learned
-            (scaler.n, scaler.mean, scaler.m2), stats = before
-            features.restore(stats)
+            net._learn_scalar(u, z)
+        except (FloatingPointError, ValueError):  # refused: nothing learned
+            scaler.n, scaler.mean, scaler.m2 = before
+            features.undo()
             raise
 
     def predict_one(self, x):
         """The prediction if ``x`` were the next input; nothing changes."""
-        values, _ = self._features.parse(x)
-        u = self._features.encode(values, self.network.dtype)
-        return float(self._target.invert(float(self.network.predict_one(u)[0])))
+        features, net = self._features, self.network
+        if type(x) is dict:
+            sample = features.raw(x)
+            if sample is not None:
+                out = net._predict_raw(features._stats, *sample, features.n_fixed)
+                if out is not None:
+                    return float(self._target.invert(out))
+        values, _ = features.parse(x)
+        u = features.encode(values, net.dtype)
+        return float(self._target.invert(float(net._predict_vector(u)[0])))
 
     def advance_one(self, x):
         """Advance the hidden state one step on ``x`` without learning.

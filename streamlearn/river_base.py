@@ -24,6 +24,7 @@ import numbers
 import numpy as np
 
 from .checkpoint import Checkpointable
+from .kernels.standardise import _standardise
 
 __all__ = ["RNNLearner"]
 
@@ -124,11 +125,10 @@ class _FeatureMap:
         self.n_fixed = n_fixed  # leading columns the owner fills itself
         self.columns = {}
         self.scale = bool(scale)
-        # per feature column (column n_fixed + i): count, mean, squared deviations;
-        # Python numbers, so that the one-sample path is plain scalar arithmetic
-        self.count = []
-        self.mean = []
-        self.m2 = []
+        # per feature column (column n_fixed + k): count, mean, squared deviations,
+        # then the same before the last learned sample (kernels.standardise)
+        self._stats = np.zeros((6, 0))
+        self._fast = None  # (x's keys in order, their feature indices), see learn_known
 
     def __setstate__(self, state):
         self.__dict__.update(state)
@@ -136,8 +136,35 @@ class _FeatureMap:
             # written before input scaling existed: its weights were learned from
             # raw features, so it carries on unscaled, exactly as it was
             self.scale = False
-            k = len(self.columns)
-            self.count, self.mean, self.m2 = [0] * k, [0.0] * k, [0.0] * k
+        stats = np.zeros((6, len(self.columns)))  # rows 3-5: scratch for undo
+        if "_stats" in state:
+            stats[:3] = state["_stats"]
+        else:  # written when the statistics were Python lists (or before they existed)
+            for r, name in enumerate(("count", "mean", "m2")):
+                if name in state:
+                    stats[r] = state[name]
+                    del self.__dict__[name]
+        self._stats = stats
+        self._fast = None
+
+    def __getstate__(self):
+        state = {k: v for k, v in self.__dict__.items() if k != "_fast"}
+        if "_stats" in state:
+            state["_stats"] = self._stats[:3].copy()  # rows 3-5 are scratch
+        return state
+
+    @property
+    def count(self):
+        """Learned values per feature column (float64: exact up to 2**53)."""
+        return self._stats[0]
+
+    @property
+    def mean(self):
+        return self._stats[1]
+
+    @property
+    def m2(self):
+        return self._stats[2]
 
     @property
     def n_inputs(self):
@@ -163,9 +190,9 @@ class _FeatureMap:
     def add(self, names):
         for name in names:
             self.columns[name] = self.n_fixed + len(self.columns)
-            self.count.append(0)
-            self.mean.append(0.0)
-            self.m2.append(0.0)
+        if names:
+            self._stats = np.concatenate([self._stats, np.zeros((6, len(names)))], axis=1)
+            self._fast = None
 
     def vector(self, values, dtype):
         """The raw input vector; names without a column (not learned yet) are left out."""
@@ -179,9 +206,9 @@ class _FeatureMap:
         return u
 
     # -- standardisation ---------------------------------------------------------
-    # The scalar path (_learn, _z) and the vectorised one (std, encode_rows without
-    # learning) do the same IEEE operations in the same order, so they agree bit
-    # for bit.
+    # The kernel (kernels.standardise), the scalar helpers (_learn, _z: the
+    # reference in the tests) and the vectorised std() do the same IEEE
+    # operations in the same order, so they agree bit for bit.
 
     def _sd(self, i):
         n = self.count[i]
@@ -210,16 +237,15 @@ class _FeatureMap:
         0 where the scale is not known: fewer than two values, or all of them
         equal up to rounding.
         """
-        count = np.array(self.count, dtype=np.int64)
-        mean = np.array(self.mean, dtype=np.float64)
+        count, mean = self._stats[0], self._stats[1]
         with np.errstate(invalid="ignore", divide="ignore"):
-            sd = np.sqrt(np.array(self.m2, dtype=np.float64) / count)
+            sd = np.sqrt(self._stats[2] / count)
         # fewer than two values, or a (nearly) constant feature: no scale to learn
         ok = (count >= 2) & (sd > 1e-9 * (1.0 + np.abs(mean)))
         return np.where(ok, sd, 0.0)
 
-    def encode(self, values, dtype, learn=False):
-        """The network's input vector for the parsed ``values``.
+    def encode(self, values, dtype, learn=False, out=None):
+        """The network's input vector for the parsed ``values`` (into ``out`` if given).
 
         Standardised when ``scale`` is on; with ``learn=True`` the running
         statistics are first updated with ``values``. Columns must have been
@@ -227,34 +253,42 @@ class _FeatureMap:
         """
         if not self.scale:
             return self.vector(values, dtype)
-        z = [0.0] * self.n_inputs
-        z[0] = 1.0
         columns, fixed = self.columns, self.n_fixed
-        count, mean, m2 = self.count, self.mean, self.m2
-        sqrt = math.sqrt
-        # _learn and _z inlined: the same operations in the same order
+        raw, cols = [], []
         for name, v in values.items():
             j = columns.get(name)
-            if j is None:
-                continue
-            i = j - fixed
-            if learn:
-                n = count[i] + 1
-                mu = mean[i]
-                delta = v - mu
-                mu = mu + delta / n
-                m2[i] += delta * (v - mu)
-                mean[i] = mu
-                count[i] = n
-            else:
-                n = count[i]
-                mu = mean[i]
-            if n < 2:
-                continue
-            sd = sqrt(m2[i] / n)
-            if sd > 1e-9 * (1.0 + abs(mu)):
-                z[j] = (v - mu) / sd
-        return np.array(z, dtype=dtype)
+            if j is not None:
+                raw.append(v)
+                cols.append(j - fixed)
+        u = np.empty(self.n_inputs, dtype=dtype) if out is None else out
+        _standardise(self._stats, np.array(raw, dtype=np.float64),
+                     np.array(cols, dtype=np.int64), u, fixed, learn)
+        return u
+
+    def raw(self, x):
+        """``(values, feature indices)`` of ``x`` as arrays, for ``kernels.standardise``,
+        when the sample is the common one: every key of ``x`` a feature with a
+        column, every value a float or an int (NaN: missing; inf is left to the
+        kernel, which refuses it). None for any other sample, which the
+        general path (``parse``, ``encode``) then handles."""
+        fast = self._fast
+        keys = tuple(x)
+        if fast is None or fast[0] != keys:
+            columns, fixed = self.columns, self.n_fixed
+            if not self.scale or any(k not in columns for k in keys):
+                return None
+            fast = self._fast = (keys, np.array([columns[k] - fixed for k in keys], np.int64))
+        try:
+            raw = np.array(list(x.values()))
+        except (TypeError, ValueError, OverflowError):
+            return None
+        if raw.dtype != np.float64 or raw.shape != fast[1].shape:
+            return None  # ints only, text, None, objects: the general path decides
+        return raw, fast[1]
+
+    def undo(self):
+        """Undo the statistics' last learned sample (a refused step)."""
+        self._stats[:3] = self._stats[3:]
 
     def encode_rows(self, idx, M, dtype, learn=False):
         """Input rows for ``M`` (NaN = missing) whose columns are feature columns ``idx``.
@@ -271,16 +305,12 @@ class _FeatureMap:
         if not self.scale:
             U[:, cols] = np.where(present, M, 0.0)
         elif learn:
-            Z = np.zeros(M.shape)
-            features = idx.tolist()
-            for r, row in enumerate(M.tolist()):
-                for k, (i, v) in enumerate(zip(features, row)):
-                    if v == v:  # not NaN
-                        self._learn(i, v)
-                        Z[r, k] = self._z(i, v)
-            U[:, cols] = Z
+            idx = np.ascontiguousarray(idx, dtype=np.int64)
+            M = np.ascontiguousarray(M, dtype=np.float64)
+            for r in range(len(M)):
+                _standardise(self._stats, M[r], idx, U[r], self.n_fixed, True)
         else:
-            mean = np.array(self.mean, dtype=np.float64)[idx]
+            mean = self._stats[1][idx]
             sd = self.std()[idx]
             known = present & (sd > 0.0)
             U[:, cols] = np.where(known, (M - mean) / np.where(sd > 0.0, sd, 1.0), 0.0)
@@ -288,15 +318,12 @@ class _FeatureMap:
 
     def stats(self):
         """A copy of the running statistics (to undo a refused step)."""
-        return list(self.count), list(self.mean), list(self.m2)
+        return self._stats[:3].copy()
 
     def restore(self, saved):
-        count, mean, m2 = saved
-        k = len(count)  # columns added since keep their (empty) statistics
-        extra = len(self.count) - k
-        self.count = list(count) + [0] * extra
-        self.mean = list(mean) + [0.0] * extra
-        self.m2 = list(m2) + [0.0] * extra
+        k = saved.shape[1]  # columns added since keep their (empty) statistics
+        self._stats[:3, :k] = saved
+        self._stats[:3, k:] = 0.0
 
     def frame(self, X, dtype):
         """Columns of a DataFrame as a float matrix (NaN = missing), validated."""
