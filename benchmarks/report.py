@@ -80,6 +80,32 @@ def render(r):
         ok = all(x["ratio"]["median"] <= 0.35 for x in anp)
         summary.append(("1. DANP step <= 0.35x BLAS calls at 100/500/1000/2000",
                         ", ".join(f"{x['N']}: {x['ratio']['median']:.2f}" for x in anp), ok))
+    if "factored" in r:
+        rows = r["factored"]
+        add("## 1b. The factored update mode (opt-in) against the exact mode and BLAS")
+        add("")
+        add("DANP as in section 1-2, with `OnlineRNN(..., update=\"factored\")` "
+            "(docs/factored.md): R and D are read once per step and written back every "
+            "`factor_rank` updates; the numbers equal the exact mode's to rounding, not bit "
+            "for bit. The exact mode, the factored mode and the BLAS sequence are timed side "
+            "by side in one run (issue 13's target: factored <= 0.25x BLAS at 1,000 and 2,000 "
+            "units).")
+        add("")
+        add("| n_hidden | k | exact (us/step) | factored (us/step) | BLAS (us/step) | "
+            "exact / BLAS | factored / BLAS | factored / exact |")
+        add("|---|---|---|---|---|---|---|---|")
+        for x in rows:
+            add(f"| {x['N']} | {x['factor_rank']} | {_s(x['exact_us'])} | "
+                f"{_s(x['factored_us'])} | {_s(x['blas_us'])} | {_s(x['exact_ratio'])} | "
+                f"{_s(x['factored_ratio'])} | {_s(x['factored_vs_exact'])} |")
+        add("")
+        big = [x for x in rows if x["N"] in (1000, 2000)]
+        if big:
+            summary.append(("1b. factored DANP <= 0.25x BLAS at 1,000 and 2,000 units (opt-in)",
+                            ", ".join(f"{x['factored_ratio']['median']:.2f} at {x['N']}"
+                                      for x in big),
+                            all(x["factored_ratio"]["median"] <= 0.25 for x in big)))
+
     if "wp_vs_anp" in r:
         w = r["wp_vs_anp"]
         add("### WP against ANP")
@@ -403,13 +429,12 @@ def _analysis(r):
             "each matrix: keep k pending rank-1 updates of R (and the rank-1-plus-diagonal "
             "updates of D) in factored form, correct each step's products with O(k N) "
             "terms, and write the matrices back every k steps; traffic then falls towards "
-            "(1 + 2/k) N^2 words per matrix per step, which would put the large-N ratio near "
-            "0.25-0.3 for k = 4-8. It was not done because it breaks two contracts the "
-            "kernels keep: the factored products round differently from the flushed "
-            "matrices, so `learn_many` would no longer equal a loop of `learn_one` bit "
-            "for bit unless the factors stayed pending across calls, and then `R`, `D` "
-            "(which the forecaster, checkpoints and users read and write directly) would "
-            "not be current between calls; (b) in the cache-resident range, 512-bit vectors and "
+            "(1 + 2/k) N^2 words per matrix per step. This exists as an opt-in mode, "
+            "`OnlineRNN(..., update=\"factored\")` (section 1b, docs/factored.md), and not "
+            "as the default because its numbers round differently from the exact mode's "
+            "(it keeps `learn_many` equal to a loop of `learn_one` by keeping the factors "
+            "pending across calls, and its `R`, `D` are read-only copies of the effective "
+            "matrices; the forecaster and the fleet refuse it); (b) in the cache-resident range, 512-bit vectors and "
             "FMA contraction, which need the reference path (and the forecaster's "
             "kernels that share its helpers) to adopt the same operation order.",
             "",

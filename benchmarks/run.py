@@ -125,6 +125,46 @@ def bench_methods_vs_blas(cfg):
     return rows
 
 
+def bench_factored(cfg):
+    """Issue 13, item 3: DANP with ``update="factored"`` against the exact mode and
+    the BLAS sequence, the three side by side in one process (docs/factored.md)."""
+    from streamlearn import OnlineRNN
+    from .baselines import BlasStep
+
+    rows = []
+    for N in [n for n in cfg.sizes if n >= 500] or list(cfg.sizes):
+        T = steps_for(N, cfg.budget)
+        U, Y = stream(T)
+        kw = dict(method="anp", decorrelation=True, seed=0, lr=1e-6, lr_decorrelation=1e-6)
+        exact = OnlineRNN(1, N, 1, **kw)
+        factored = OnlineRNN(1, N, 1, update="factored", **kw)
+        blas_net = BlasStep(N, "anp", True, lr=1e-6, eps=1e-6)
+        for m in (exact, factored):
+            m.learn_many(U[:3], Y[:3])
+        for t in range(3):
+            blas_net.step(U[t], Y[t])
+
+        def blas():
+            for t in range(T):
+                blas_net.step(U[t], Y[t])
+
+        res = side_by_side({"exact": (lambda: exact.learn_many(U, Y), T),
+                            "factored": (lambda: factored.learn_many(U, Y), T),
+                            "blas": (blas, T)}, cfg.repeats)
+        row = {"N": N, "steps": T, "factor_rank": factored.factor_rank,
+               "exact_us": stats(np.array(res["exact"]) * 1e6),
+               "factored_us": stats(np.array(res["factored"]) * 1e6),
+               "blas_us": stats(np.array(res["blas"]) * 1e6),
+               "exact_ratio": ratio_stats(res["exact"], res["blas"]),
+               "factored_ratio": ratio_stats(res["factored"], res["blas"]),
+               "factored_vs_exact": ratio_stats(res["factored"], res["exact"])}
+        rows.append(row)
+        print(f"  N={N}: exact {fmt(row['exact_ratio'])}, factored {fmt(row['factored_ratio'])} "
+              f"of BLAS ({fmt(row['blas_us'], ' us')}); factored/exact "
+              f"{fmt(row['factored_vs_exact'])}", flush=True)
+    return rows
+
+
 def bench_wp_vs_anp(cfg):
     """Target 2: WP's step against ANP's at n_hidden = 500, side by side."""
     from streamlearn import OnlineRNN
@@ -646,7 +686,7 @@ def plot(rows, path):
     plt.close(fig)
 
 
-SECTIONS = ("startup", "methods", "wp_vs_anp", "float32", "threads", "regressor", "naive",
+SECTIONS = ("startup", "methods", "factored", "wp_vs_anp", "float32", "threads", "regressor", "naive",
             "forecaster", "memory")
 
 
@@ -706,6 +746,7 @@ def _run(args):
     sections = [("machine", lambda c: machine()),
                 ("startup", bench_startup),
                 ("methods", bench_methods_vs_blas),
+                ("factored", bench_factored),
                 ("wp_vs_anp", bench_wp_vs_anp),
                 ("float32", bench_float32),
                 ("threads", bench_threads),

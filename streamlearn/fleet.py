@@ -141,6 +141,9 @@ class Fleet(Checkpointable):
         for name in ("seed", "threads"):
             if name in settings:
                 raise TypeError(f"{name!r} is set per fleet, not per member")
+        if settings.get("update", "exact") != "exact":
+            raise ValueError("a fleet's members use update='exact' (the fleet's kernels step "
+                             "R and D as stored; docs/factored.md)")
         self.settings = dict(n_inputs=n_inputs, n_hidden=n_hidden, n_outputs=n_outputs,
                              on_divergence=on_divergence, **settings)
         template = OnlineRNN(**self.settings, seed=0)  # validates every setting
@@ -328,6 +331,8 @@ class Fleet(Checkpointable):
                                  f"members {getattr(t, name)!r}")
         if getattr(model, "threads", 1) != 1:
             raise ValueError("model must have threads=1 (a fleet runs each member on one thread)")
+        if model.update != "exact":
+            raise ValueError("model must have update='exact' (a fleet steps R and D as stored)")
 
     def _put(self, slot, key, model):
         """Copy stand-alone ``model``'s state into ``slot`` and make it member ``key``."""

@@ -8,6 +8,8 @@ import numpy as np
 from .kernels import layout as K
 from .kernels import arena as KA
 from .kernels.step import _predict_fast, _run_fast
+from .kernels import factored as F
+from .kernels.factored import _run_factored
 from .checkpoint import Checkpointable
 from ._random import fresh_seed, seed_state, normal
 from .defaults import (LR_REF, RLS_LR_FACTOR, default_input_scaling, default_lr,
@@ -23,6 +25,9 @@ NON_DIFFERENTIABLE = {"sign"}
 OPTIMIZERS = {"sgd": K.SGD, "adam": K.ADAM}
 READOUTS = {"perturbation": K.PERTURBATION, "rls": K.RLS}
 NOISES = {"gaussian": K.GAUSSIAN, "rademacher": K.RADEMACHER}
+UPDATES = {"exact": 0, "factored": 1}
+#: ``factor_rank`` when ``update="factored"`` and none is given (docs/factored.md).
+DEFAULT_FACTOR_RANK = 8
 
 #: Learning rate used when ``lr=None`` at the reference width of 100 hidden
 #: units, by (method, optimizer); kept for backward compatibility (a copy of
@@ -215,6 +220,23 @@ class OnlineRNN(Checkpointable):
         results are bit-identical to ``threads=1``. On the 2-core machine of
         docs/benchmarks.md two threads were slower than one at every size (the
         step is memory-bound and the cores share the bus); measure on yours.
+    update : {"exact", "factored"}
+        "exact" (default): every step reads and writes R and D once, and the
+        results are bit-identical to the reference kernels. "factored"
+        (docs/factored.md): the last ``factor_rank`` updates of R and D are
+        kept as factors (R = R0 - sum g p^T, D = diag(s) D0 + sum c f^T),
+        each step reads R0 and D0 once and corrects its products with
+        O(k N) terms, and the factors are folded into R0 and D0 every k
+        updates. Less memory traffic for large networks (n_hidden >= 1000);
+        the numbers equal the exact mode's only to rounding, but ``learn_many``
+        still equals a loop of ``learn_one`` bit for bit, and saving or
+        pickling keeps the factors. ``R`` and ``D`` are then read-only
+        copies of the effective matrices, and ``buffers()`` is refused.
+        Only for "anp" and "np" with SGD, the perturbation read-out and
+        ``threads=1`` (ValueError otherwise).
+    factor_rank : int or None
+        k of ``update="factored"``: updates kept as factors before a fold
+        (``None``: ``DEFAULT_FACTOR_RANK``, 8). Only with "factored".
 
     Examples
     --------
@@ -237,7 +259,7 @@ class OnlineRNN(Checkpointable):
                  adam_eps=1e-8, on_invalid="raise", threads=1, on_divergence="raise",
                  max_weight=1e3, readout="perturbation", skip=None, bias=None,
                  rls_forgetting=0.9995, rls_alpha=1e-2, output_bound=None, max_refusals=20,
-                 input_scaling=None, noise="gaussian"):
+                 input_scaling=None, noise="gaussian", update="exact", factor_rank=None):
         self.n_inputs = _positive_int("n_inputs", n_inputs)
         self.n_hidden = _positive_int("n_hidden", n_hidden)
         self.n_outputs = _positive_int("n_outputs", n_outputs)
@@ -303,6 +325,8 @@ class OnlineRNN(Checkpointable):
             default_input_scaling(self.readout, self.n_hidden, self.n_inputs)
             if input_scaling is None else _positive("input_scaling", input_scaling))
         self._refusals = 0  # consecutive refused steps
+        self.update = _choice("update", update, UPDATES)
+        self._check_update(factor_rank)
         self.seed = fresh_seed() if seed is None else int(seed)
 
         self._rng = seed_state(self.seed)
@@ -321,6 +345,7 @@ class OnlineRNN(Checkpointable):
         if rls:
             self._B[:] = 0.0  # drawn all the same: the random stream stays the paper's
         self._allocate()
+        self._allocate_factors()
         self._watch = np.zeros((2, O), dtype=np.float64)
         self._hyper = np.zeros(K.N_HYPER, dtype=np.float64)
         self._hyper[:K.H_EPS + 1] = [self.lr, self.lr_decorrelation, self.sigma, beta1, beta2,
@@ -336,6 +361,73 @@ class OnlineRNN(Checkpointable):
                                  int(self.noisy_reference), self.bptt_window, int(self.skip),
                                  int(self.bias), READOUTS[self.readout], NOISES[self.noise]],
                                 dtype=np.int64)
+
+    # the update mode; class defaults for states saved before it existed
+    update = "exact"
+    factor_rank = 0
+
+    def _check_update(self, factor_rank):
+        if self.update == "exact":
+            if factor_rank is not None:
+                raise ValueError("factor_rank applies to update='factored' only")
+            self.factor_rank = 0
+            return
+        self.factor_rank = (DEFAULT_FACTOR_RANK if factor_rank is None
+                            else _positive_int("factor_rank", factor_rank))
+        why = None
+        if self.method not in ("anp", "np"):
+            why = (f"method={self.method!r} (its update is not a rank-1 product of the "
+                   "twins' activity)")
+        elif self.optimizer != "sgd":
+            why = "optimizer='adam' (Adam's step is not rank-1: it cannot be kept as factors)"
+        elif self.readout != "perturbation":
+            why = "readout='rls'"
+        elif self.threads != 1:
+            why = "threads > 1"
+        if why is not None:
+            raise ValueError(f"update='factored' supports method 'anp' or 'np' with "
+                             f"optimizer='sgd', readout='perturbation' and threads=1, "
+                             f"not {why}; use update='exact'")
+
+    def _allocate_factors(self):
+        """The factored mode's state (kernels/factored.py): R's and D's pending
+        factors, D's row scaling s and the pending decorrelation update's state.
+        Empty in the exact mode. Model state: saved, pickled, kept by add_inputs."""
+        N, k, dt = self.n_hidden, self.factor_rank, self.dtype
+        self._fac_g = np.zeros((k, N), dtype=dt)
+        self._fac_p = np.zeros((k, N), dtype=dt)
+        self._fac_c = np.zeros((k, N), dtype=dt)
+        self._fac_f = np.zeros((k, N), dtype=dt)
+        self._fac_vec = np.zeros((2, N) if k else (0, N), dtype=dt)
+        if k:
+            self._fac_vec[0] = 1.0  # s
+        self._fac_k = np.zeros(3, dtype=np.int64)
+
+    def _clear_factors(self):
+        """Forget the factors (the matrices were replaced: fresh weights)."""
+        self._fac_k[:] = 0
+        if self.factor_rank:
+            self._fac_vec[0] = 1.0
+
+    def _effective(self):
+        """R and D as the factored mode's state stands for them (new arrays):
+        R0 - sum g p^T, and diag(s) D0 + sum c f^T after the pending decorrelation
+        update; computed in NumPy, so to rounding what the next fold would store."""
+        nR, nD, pend = (int(v) for v in self._fac_k)
+        R = self._R - self._fac_g[:nR].T @ self._fac_p[:nR]
+        if not self.decorrelation:
+            return R, self._D.copy()
+        s, xsp = self._fac_vec
+        D = s[:, None] * self._D + self._fac_c[:nD].T @ self._fac_f[:nD]
+        if pend:
+            a = self.dtype.type(self.lr_decorrelation) * xsp
+            w = D.T @ xsp
+            D = (1.0 + a * xsp)[:, None] * D - a[:, None] * w[None, :]
+        return R, D
+
+    def _factored_args(self):
+        return (self._fac_g, self._fac_p, self._fac_c, self._fac_f, self._fac_vec, self._fac_k,
+                self._fac_w, self._fac_wk, self._fac_sm)
 
     # -- buffers ---------------------------------------------------------------
 
@@ -381,7 +473,7 @@ class OnlineRNN(Checkpointable):
 
     _SCRATCH = ("_wp_noise", "_work_n", "_work_o", "_work_k", "_no_states",
                 "_pend_g", "_pend_p", "_pend_u", "_pend_k", "_P_spare", "_rls_work", "_views",
-                "_y_one", "_out_one", "_packed", "_io")
+                "_y_one", "_out_one", "_packed", "_io", "_fac_w", "_fac_wk", "_fac_sm")
 
     def _allocate_scratch(self):
         """Buffers written before they are read within a step: not model state."""
@@ -404,6 +496,11 @@ class OnlineRNN(Checkpointable):
         self._packed = None  # new buffers: repack at the next one-sample call
         self._y_one = np.zeros(O, dtype=dt)
         self._out_one = np.zeros(O, dtype=dt)
+        # the factored mode's scratch (kernels/factored.py)
+        k = self.factor_rank
+        self._fac_w = np.zeros((F.N_FW if k else 0, N), dtype=dt)
+        self._fac_wk = np.zeros((2 * k, N), dtype=dt)
+        self._fac_sm = np.zeros((F.N_FSM, k + 1), dtype=dt)
 
     def __getstate__(self):
         return {k: v for k, v in self.__dict__.items() if k not in self._SCRATCH}
@@ -449,7 +546,12 @@ class OnlineRNN(Checkpointable):
 
     @property
     def R(self):
-        """Recurrent weights, shape (n_hidden, n_hidden); they read xs_{t-1}."""
+        """Recurrent weights, shape (n_hidden, n_hidden); they read xs_{t-1}.
+
+        With ``update="factored"`` a read-only copy of the effective matrix
+        (docs/factored.md); reading it changes nothing."""
+        if getattr(self, "update", "exact") == "factored":  # SharedRNN borrows this property
+            return _read_only(self._effective()[0])
         return self._R
 
     @property
@@ -488,7 +590,12 @@ class OnlineRNN(Checkpointable):
 
     @property
     def D(self):
-        """Decorrelation matrix, shape (n_hidden, n_hidden); identity unless learned."""
+        """Decorrelation matrix, shape (n_hidden, n_hidden); identity unless learned.
+
+        With ``update="factored"`` a read-only copy of the effective matrix,
+        the pending decorrelation update included (docs/factored.md)."""
+        if getattr(self, "update", "exact") == "factored":  # SharedRNN borrows this property
+            return _read_only(self._effective()[1])
         return self._D
 
     @property
@@ -644,6 +751,13 @@ class OnlineRNN(Checkpointable):
         out = self._out_one if out is None else out
         if p[2] is not None:
             KA._predict_one(p[3], p[5], u, out)
+        elif self.update == "factored":
+            self._contiguous()
+            U = u.reshape(1, -1)
+            _run_factored(self._A, self._R.T, self._B, self._D.T, self._C, self._c,
+                          self._state, self._work_n, self._work_o, self._rng, self._counters,
+                          self._hyper, self._config, *self._factored_args(), U, U,
+                          out.reshape(1, -1), self._no_states, F.PREDICT, self._watch)
         else:
             _predict_fast(self._A, self._R.T, self._B, self._D.T, self._state, self._work_n,
                           self._config, u, out, self._C, self._c)
@@ -748,9 +862,11 @@ class OnlineRNN(Checkpointable):
         ``(A, R, entry, f, d, i, dtype, (n_inputs,), (n_outputs,), raw entry)``: the
         one-sample calls then pass 4-8 arguments instead of 30. The attributes become views of the arenas, with the same
         values; ``entry`` is None where the arena entries do not apply (WP, BP,
-        two threads, a fleet's member), and nothing moves then. Repacked when
+        two threads, a fleet's member, ``update="factored"``, whose one-sample
+        calls go through ``_kernel``), and nothing moves then. Repacked when
         A or R has been replaced (allocation, add_inputs, loading)."""
         if (self.method in ("wp", "bp") or getattr(self, "threads", 1) > 1
+                or self.update == "factored"
                 or type(self)._kernel_views is not OnlineRNN._kernel_views):
             self._packed = (self._A, self._R) + (None,) * 8
             return self._packed
@@ -879,6 +995,12 @@ class OnlineRNN(Checkpointable):
         return out, xs, kept
 
     def _kernel(self, U, Y, out, xs, learn):
+        if self.update == "factored":
+            return _run_factored(self._A, self._R.T, self._B, self._D.T, self._C, self._c,
+                                 self._state, self._work_n, self._work_o, self._rng,
+                                 self._counters, self._hyper, self._config,
+                                 *self._factored_args(), U, Y, out, xs,
+                                 F.LEARN if learn else F.ADVANCE, self._watch)
         mom, wp, history, mom_out, rls, nthreads = self._kernel_views()
         if self._config[K.C_OPT] == K.SGD:  # no moments: Adam's code is not compiled
             mom = mom_out = None
@@ -889,7 +1011,14 @@ class OnlineRNN(Checkpointable):
                            nthreads, self._C, self._c, mom_out, rls, self._watch)
 
     def buffers(self):
-        """The network's arrays in the kernels' layouts: a :class:`NetworkBuffers`."""
+        """The network's arrays in the kernels' layouts: a :class:`NetworkBuffers`.
+
+        Not with ``update="factored"``, whose R and D are not stored whole
+        (ValueError)."""
+        if self.update == "factored":
+            raise ValueError("buffers() needs update='exact': with update='factored' R and D "
+                             "are kept as stored matrices plus pending factors, which other "
+                             "drivers (the forecaster's kernels) do not read")
         if not (self._R.flags.f_contiguous and self._D.flags.f_contiguous):
             self._R = np.asfortranarray(self._R)  # e.g. set from outside
             self._D = np.asfortranarray(self._D)
@@ -967,10 +1096,11 @@ class OnlineRNN(Checkpointable):
         The guard tracks upper bounds step by step; call this after changing
         weights in place from outside (loading and ``add_inputs`` call it).
         """
-        self._hyper[K.H_WMAX] = max(np.abs(self._A).max(), np.abs(self._R).max(),
+        R, D = self._effective() if self.update == "factored" else (self._R, self._D)
+        self._hyper[K.H_WMAX] = max(np.abs(self._A).max(), np.abs(R).max(),
                                     np.abs(self._B).max(), np.abs(self._C).max(initial=0.0),
                                     np.abs(self._c).max(initial=0.0))
-        self._hyper[K.H_DMAX] = np.abs(self._D).max()
+        self._hyper[K.H_DMAX] = np.abs(D).max()
 
     def _reinitialise(self):
         """Fresh weights from the model's stream, D = I, zero optimizer and states.
@@ -995,6 +1125,8 @@ class OnlineRNN(Checkpointable):
         for W in (self._A, self._R, self._B):  # the guard's bound holds for fresh weights too
             np.clip(W, -self.max_weight, self.max_weight, out=W)
         self._counters[K.K_ADAM] = 0
+        if self.update == "factored":
+            self._clear_factors()
         self.reset_state()
         self.refresh_bounds()
 
@@ -1052,9 +1184,16 @@ class OnlineRNN(Checkpointable):
 
     def __repr__(self):
         tag = ("d" if self.decorrelation else "") + self.method
+        extra = (f", update='factored', factor_rank={self.factor_rank}"
+                 if self.update == "factored" else "")
         return (f"OnlineRNN({self.n_inputs}, {self.n_hidden}, {self.n_outputs}, "
                 f"method={tag!r}, lr={self.lr:g}, sigma={self.sigma:g}, "
-                f"optimizer={self.optimizer!r}, activation={self.activation!r})")
+                f"optimizer={self.optimizer!r}, activation={self.activation!r}{extra})")
+
+
+def _read_only(a):
+    a.flags.writeable = False
+    return a
 
 
 def _arena(buffers, dtype, head, start):

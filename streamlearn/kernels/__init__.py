@@ -46,6 +46,8 @@ Modules:
   ``rls``: its RLS kernels.
 - ``parallel``: the two-thread mode.
 - ``step``: the drivers ``_run_fast`` and ``_predict_fast`` that ``OnlineRNN`` calls.
+- ``factored``: ``_run_factored``, the opt-in factored update mode (R and D kept as
+  stored matrices plus pending factors; equal to ``step`` to rounding; docs/factored.md).
 - ``arena``: the one-sample entries, which take the model's buffers as three
   flat arrays (``OnlineRNN._pack``) and run ``_run_fast`` / ``_predict_fast``.
 - ``standardise``: the River learners' running standardisation of features.
