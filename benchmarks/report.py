@@ -195,7 +195,8 @@ def render(r):
         if "error" in g:
             add(f"Not run: {g['error']}")
         else:
-            add(f"River's TrumpApproval (6 features as dicts), repeated to {g['steps']:,} "
+            add(f"{g.get('when', '')}River's TrumpApproval (6 features as dicts), repeated "
+                f"to {g['steps']:,} "
                 "samples; `RNNRegressor(n_hidden=32)` "
                 "(DANP default settings) against `preprocessing.StandardScaler() | "
                 "linear_model.LinearRegression()`, per sample:")
@@ -216,7 +217,10 @@ def render(r):
                     "roughly). Before: the same breakdown of the previous code (main at "
                     "24c12e4, docs/benchmarks.md of 2026-12-02 02:52 UTC), whose River "
                     "layer parsed and standardised in Python and whose kernel call took 30 "
-                    "arguments:")
+                    "arguments. That run was on a faster machine state: River's learn_one "
+                    f"took 7.1 us there and {g['river_us']['median']:.1f} us here, so compare "
+                    "the parts' shares of each column, and the ratios above, rather than "
+                    "microseconds across the columns:")
                 add("")
                 add("| part of `learn_one` | before (us) | now (us) |")
                 add("|---|---|---|")

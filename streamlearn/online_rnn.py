@@ -860,8 +860,8 @@ class OnlineRNN(Checkpointable):
     def _pack(self):
         """Move the buffers into three arenas (``kernels.arena``) and return
         ``(A, R, entry, f, d, i, dtype, (n_inputs,), (n_outputs,), raw entry)``: the
-        one-sample calls then pass 4-8 arguments instead of 30. The attributes become views of the arenas, with the same
-        values; ``entry`` is None where the arena entries do not apply (WP, BP,
+        one-sample calls then pass 4-8 arguments instead of 30. The attributes
+        become views of the arenas, with the same values; ``entry`` is None where the arena entries do not apply (WP, BP,
         two threads, a fleet's member, ``update="factored"``, whose one-sample
         calls go through ``_kernel``), and nothing moves then. Repacked when
         A or R has been replaced (allocation, add_inputs, loading)."""
