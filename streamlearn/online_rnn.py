@@ -861,12 +861,14 @@ class OnlineRNN(Checkpointable):
         """Move the buffers into three arenas (``kernels.arena``) and return
         ``(A, R, entry, f, d, i, dtype, (n_inputs,), (n_outputs,), raw entry)``: the
         one-sample calls then pass 4-8 arguments instead of 30. The attributes
-        become views of the arenas, with the same values; ``entry`` is None where the arena entries do not apply (WP, BP,
-        two threads, a fleet's member, ``update="factored"``, whose one-sample
-        calls go through ``_kernel``), and nothing moves then. Repacked when
-        A or R has been replaced (allocation, add_inputs, loading)."""
+        become views of the arenas, with the same values; ``entry`` is None
+        where the arena entries do not apply (WP, BP, two threads, Adam with
+        "rls", a fleet's member, ``update="factored"``: their one-sample calls
+        go through ``_kernel``), and nothing moves then. Repacked when A or R
+        has been replaced (allocation, add_inputs, loading)."""
         if (self.method in ("wp", "bp") or getattr(self, "threads", 1) > 1
                 or self.update == "factored"
+                or KA.LEARN_ONE[self.optimizer == "adam", self.readout == "rls"] is None
                 or type(self)._kernel_views is not OnlineRNN._kernel_views):
             self._packed = (self._A, self._R) + (None,) * 8
             return self._packed

@@ -254,6 +254,11 @@ class _FeatureMap:
         """
         if not self.scale:
             return self.vector(values, dtype)
+        if not values:  # e.g. a forecaster without features: only the constant
+            u = np.zeros(self.n_inputs, dtype=dtype) if out is None else out
+            u[:] = 0.0
+            u[0] = 1.0
+            return u
         columns, fixed = self.columns, self.n_fixed
         raw, cols = [], []
         for name, v in values.items():

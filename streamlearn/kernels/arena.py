@@ -149,7 +149,7 @@ def _raw_in(f, i, stats, raw, cols, fixed, z):
     return True
 
 
-# One-sample entries, by (Adam, least squares):
+# One-sample entries, by (Adam, least squares) (not both: see LEARN_ONE):
 # ``_learn_one_*(f, d, i, u, y, out)``, for ``OnlineRNN.learn_one``: returns
 # (stop, status) as ``_run_fast``, or (-1, INVALID) without a change when u or y
 # holds NaN or inf.
@@ -181,14 +181,6 @@ def _learn_one_rls(f, d, i, u, y, out):
 
 
 @njit(cache=True)
-def _learn_one_adam_rls(f, d, i, u, y, out):
-    if not _finite(u, y):
-        return -1, INVALID
-    mom, mom_out = _moment_views(f, i)
-    return _step_one(f, d, i, u, y, out, mom, mom_out, _rls_views(d, i))
-
-
-@njit(cache=True)
 def _learn_raw_sgd(f, d, i, stats, raw, cols, fixed, z):
     if not _raw_in(f, i, stats, raw, cols, fixed, z):
         return -1, INVALID
@@ -213,20 +205,13 @@ def _learn_raw_rls(f, d, i, stats, raw, cols, fixed, z):
     return _step_one(f, d, i, u, y, out, None, None, _rls_views(d, i))
 
 
-@njit(cache=True)
-def _learn_raw_adam_rls(f, d, i, stats, raw, cols, fixed, z):
-    if not _raw_in(f, i, stats, raw, cols, fixed, z):
-        return -1, INVALID
-    u, y, out = _io_views(f, i)
-    mom, mom_out = _moment_views(f, i)
-    return _step_one(f, d, i, u, y, out, mom, mom_out, _rls_views(d, i))
-
-
 # (optimiser is Adam, read-out is least squares) -> entry
+# entry; Adam with the least-squares read-out (rare) keeps the general call, which
+# saves two more specialisations' compile
 LEARN_ONE = {(False, False): _learn_one_sgd, (True, False): _learn_one_adam,
-             (False, True): _learn_one_rls, (True, True): _learn_one_adam_rls}
+             (False, True): _learn_one_rls, (True, True): None}
 LEARN_RAW = {(False, False): _learn_raw_sgd, (True, False): _learn_raw_adam,
-             (False, True): _learn_raw_rls, (True, True): _learn_raw_adam_rls}
+             (False, True): _learn_raw_rls, (True, True): None}
 
 
 @njit(cache=True)
