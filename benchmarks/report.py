@@ -395,6 +395,13 @@ def _forecaster_section(r, add, summary):
                 f"{_s(x['ratio'])} | {_s(o['f15_us']) if o else '-'} | "
                 f"{_s(o['ratio']) if o else '-'} |")
         add("")
+    add("The yardstick moved: since issue 13's arenas (2026-12-02, stop 21) "
+        "`OnlineRNN.learn_one` passes 6 arguments to one entry instead of 30, about half "
+        "its former cost at 32 units, while the forecaster's `learn_step` still takes its "
+        "six bundles of arrays; so the ratio to `OnlineRNN.learn_one` grew while the "
+        "forecaster's own path stayed as it was. Moving the forecaster onto the arenas is the way "
+        "to close it (issue 14, one step for every learner).")
+    add("")
     rls = next(x for x in g["rows"] if x["readout"] == "rls")
     summary.append(("9. RNNForecaster (32 units, 1 horizon) learn_one + forecast <= 1.5x "
                     "OnlineRNN.learn_one", f"{rls['f1_vs_core1']['median']:.2f}x",
