@@ -703,10 +703,7 @@ class OnlineRNN(Checkpointable):
                 self._refusals = 0
                 return out
             if status != KA.INVALID:
-                _, _, kept = self._policy(u.reshape(1, -1), y.reshape(1, -1),
-                                          out.reshape(1, -1), self._no_states, True,
-                                          False, stop, status)
-                return out if kept is None or kept[0] else None
+                return self._refused(u, y, out, stop, status)
         u = self._vector("u", u, self.n_inputs)
         y = self._vector("y", y, self.n_outputs)
         if u is None or y is None:
@@ -788,8 +785,13 @@ class OnlineRNN(Checkpointable):
             if status == 0:
                 self._refusals = 0
                 return out
-        U, Y, out2 = u.reshape(1, -1), y.reshape(1, -1), out.reshape(1, -1)
-        _, _, kept = self._policy(U, Y, out2, self._no_states, True, False, stop, status)
+        return self._refused(u, y, out, stop, status)
+
+    def _refused(self, u, y, out, stop, status):
+        """The ``on_divergence`` policy after the one-sample call on ``u``, ``y``
+        returned ``status``: ``out``, or None if the sample was dropped."""
+        _, _, kept = self._policy(u.reshape(1, -1), y.reshape(1, -1), out.reshape(1, -1),
+                                  self._no_states, True, False, stop, status)
         return out if kept is None or kept[0] else None
 
     def learn_many(self, U, Y, return_states=False):

@@ -245,8 +245,7 @@ class RNNRegressor(RNNLearner, base.MiniBatchRegressor):
                     if net._learn_raw(features._stats, *sample, features.n_fixed, z):
                         return
                 except (FloatingPointError, ValueError):  # refused: nothing learned
-                    scaler.n, scaler.mean, scaler.m2 = before
-                    features.undo()
+                    self._unlearn(before)
                     raise
                 scaler.n, scaler.mean, scaler.m2 = before  # nothing changed: in general
         sample = self._parse(x, y, labelled=True)  # validate before changing anything
@@ -260,9 +259,15 @@ class RNNRegressor(RNNLearner, base.MiniBatchRegressor):
         try:
             net._learn_scalar(u, z)
         except (FloatingPointError, ValueError):  # refused: nothing learned
-            scaler.n, scaler.mean, scaler.m2 = before
-            features.undo()
+            self._unlearn(before)
             raise
+
+    def _unlearn(self, before):
+        """Put the target's statistics (``before``) and the features' back after a
+        refused step."""
+        scaler = self._target
+        scaler.n, scaler.mean, scaler.m2 = before
+        self._features.undo()
 
     def predict_one(self, x):
         """The prediction if ``x`` were the next input; nothing changes."""

@@ -207,30 +207,9 @@ class _FeatureMap:
         return u
 
     # -- standardisation ---------------------------------------------------------
-    # The kernel (kernels.standardise), the scalar helpers (_learn, _z: the
-    # reference in the tests) and the vectorised std() do the same IEEE
-    # operations in the same order, so they agree bit for bit.
-
-    def _sd(self, i):
-        n = self.count[i]
-        if n < 2:
-            return 0.0
-        sd = math.sqrt(self.m2[i] / n)
-        return sd if sd > 1e-9 * (1.0 + abs(self.mean[i])) else 0.0
-
-    def _learn(self, i, v):
-        """Welford update of feature column ``i`` with the value ``v``."""
-        n = self.count[i] + 1
-        mean = self.mean[i]
-        delta = v - mean
-        mean = mean + delta / n
-        self.m2[i] += delta * (v - mean)
-        self.mean[i] = mean
-        self.count[i] = n
-
-    def _z(self, i, v):
-        sd = self._sd(i)
-        return (v - self.mean[i]) / sd if sd > 0.0 else 0.0
+    # The kernel (kernels.standardise), the scalar Python reference in the tests
+    # and the vectorised std() do the same IEEE operations in the same order, so
+    # they agree bit for bit.
 
     def std(self):
         """Running standard deviations of the feature columns, as an array.

@@ -509,19 +509,40 @@ def test_least_squares_readout_passes_the_checks_and_learns_raw_trump_approval(m
 
 # -- the one-sample fast path: the same values and errors as the general one ------
 
-def _reference_encode(features, values, dtype, learn):
-    """``_FeatureMap.encode`` written with its scalar helpers, as it was before the
-    fast path inlined them."""
-    from streamlearn.river_base import _FeatureMap  # noqa: F401  (the class under test)
+def _reference_learn(features, i, v):
+    """Welford's update of feature column ``i`` with ``v``, in scalar Python."""
+    count, mean, m2 = features.count, features.mean, features.m2
+    n = count[i] + 1
+    mu = mean[i]
+    delta = v - mu
+    mu = mu + delta / n
+    m2[i] += delta * (v - mu)
+    mean[i] = mu
+    count[i] = n
 
+
+def _reference_z(features, i, v):
+    """``v`` in the running standard units of column ``i`` (0 while unknown)."""
+    n = features.count[i]
+    if n < 2:
+        return 0.0
+    sd = math.sqrt(features.m2[i] / n)
+    if not sd > 1e-9 * (1.0 + abs(features.mean[i])):
+        return 0.0
+    return (v - features.mean[i]) / sd
+
+
+def _reference_encode(features, values, dtype, learn):
+    """``_FeatureMap.encode`` written as scalar Python, as it was before the
+    standardisation moved into a kernel."""
     u = np.zeros(features.n_inputs, dtype=dtype)
     u[0] = 1.0
     for name, v in values.items():
         j = features.columns.get(name)
         if j is not None:
             if learn:
-                features._learn(j - features.n_fixed, v)
-            u[j] = features._z(j - features.n_fixed, v)
+                _reference_learn(features, j - features.n_fixed, v)
+            u[j] = _reference_z(features, j - features.n_fixed, v)
     return u
 
 
