@@ -437,9 +437,10 @@ def bench_forecaster(cfg):
     """Target 9: RNNForecaster.learn_one + forecast against OnlineRNN.learn_one, per step.
 
     32 hidden units, the forecaster's defaults (24 lags, so 26 inputs) at 1 and 24
-    horizons, with each read-out and its default optimiser, against OnlineRNN on the
-    same optimiser: with one input (the core's plain step) and with the forecaster's
-    26 inputs and read-out (the same arithmetic without the River layer).
+    horizons, and without lags (2 inputs) at 1, with each read-out and its default
+    optimiser, against OnlineRNN on the same optimiser: with one input (the core's
+    plain step) and with the forecaster's inputs (26 or 2) and read-out (the same
+    arithmetic without the River layer).
     """
     from streamlearn import OnlineRNN
     from streamlearn.forecaster import RNNForecaster
@@ -453,9 +454,12 @@ def bench_forecaster(cfg):
         core_kw = dict(optimizer=opt, seed=0, lr=1e-6)
         core1 = OnlineRNN(1, 32, 1, **core_kw)
         core26 = OnlineRNN(26, 32, 1, readout=readout, **core_kw)
+        core2 = OnlineRNN(2, 32, 1, readout=readout, **core_kw)
         U26 = np.random.default_rng(1).normal(size=(T, 26))
         U26[:, 0] = 1.0
+        U2 = np.ascontiguousarray(U26[:, :2])
         f1 = RNNForecaster(max_horizon=1, n_hidden=32, readout=readout, seed=0)
+        f0 = RNNForecaster(max_horizon=1, n_hidden=32, readout=readout, seed=0, lags=0)
         f24 = RNNForecaster(max_horizon=24, n_hidden=32, readout=readout, seed=0)
 
         def run_core(model, U):
@@ -472,7 +476,8 @@ def bench_forecaster(cfg):
             return run
 
         contenders = {"core1": (run_core(core1, U1), T), "core26": (run_core(core26, U26), T),
-                      "f1": (run_forecaster(f1, 1), T), "f24": (run_forecaster(f24, 24), T)}
+                      "core2": (run_core(core2, U2), T), "f1": (run_forecaster(f1, 1), T),
+                      "f0": (run_forecaster(f0, 1), T), "f24": (run_forecaster(f24, 24), T)}
         for fn, _ in contenders.values():  # compile and warm up
             fn()
         res = side_by_side(contenders, cfg.repeats)
@@ -482,11 +487,15 @@ def bench_forecaster(cfg):
         for k in ("f1", "f24"):
             row[k + "_vs_core1"] = ratio_stats(res[k], res["core1"])
             row[k + "_vs_core26"] = ratio_stats(res[k], res["core26"])
+        row["f0_vs_core2"] = ratio_stats(res["f0"], res["core2"])
+        row["f0_vs_core1"] = ratio_stats(res["f0"], res["core1"])
         rows.append(row)
         print(f"  forecaster {readout}/{opt}: 1 horizon {fmt(row['f1_us'], ' us')}, "
               f"{fmt(row['f1_vs_core1'])}x OnlineRNN(1 input) "
               f"{fmt(row['core1_us'], ' us')}, {fmt(row['f1_vs_core26'])}x OnlineRNN(26 inputs) "
-              f"{fmt(row['core26_us'], ' us')}; 24 horizons {fmt(row['f24_us'], ' us')}",
+              f"{fmt(row['core26_us'], ' us')}; 24 horizons {fmt(row['f24_us'], ' us')}; "
+              f"no lags {fmt(row['f0_us'], ' us')}, {fmt(row['f0_vs_core2'])}x OnlineRNN"
+              f"(2 inputs) {fmt(row['core2_us'], ' us')}",
               flush=True)
     # larger networks: 15 horizons (docs/reliability.md's guard table), each read-out
     sizes = []

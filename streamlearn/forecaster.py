@@ -12,7 +12,9 @@ from .kernels.layout import H_LR, H_LR_DEC
 from .kernels.rls import _rls_restart
 from .methods import forecaster_defaults
 from .online_rnn import DivergenceError, OnlineRNN
-from .river_base import RNNLearner
+from .kernels import arena as KA
+from .kernels import forecast_arena as FA
+from .river_base import RNNLearner, _TargetScaler
 
 __all__ = ["RNNForecaster", "DEFAULT_LR"]
 
@@ -275,6 +277,7 @@ class RNNForecaster(RNNLearner, Forecaster):
             self.network.B[:] = 0.0
         self._init_maps(n_fixed=2 + self.lags)
         self._recent = np.zeros(self.lags, dtype=np.float64)  # raw y_{t-1}, ..., y_{t-lags}
+        self._target = _SeriesTarget(bool(self.scale_target))
         self._allocate()
 
     @classmethod
@@ -290,8 +293,9 @@ class RNNForecaster(RNNLearner, Forecaster):
     # -- buffers -------------------------------------------------------------------
 
     def _allocate(self):
-        """The forecaster's state (rings, counters; with "rls" W and P) and scratch."""
-        self.__dict__.pop("_args", None)
+        """The forecaster's state (rings, counters, the last forecasts; with "rls" W
+        and P) and scratch."""
+        self._fc = np.zeros((2, self.network.n_outputs))
         if self.readout == "rls":
             self._allocate_rls()
             return
@@ -344,17 +348,19 @@ class RNNForecaster(RNNLearner, Forecaster):
         self._counters = np.zeros(FR.N_FCOUNTERS, np.int64)
         self._allocate_scratch()
 
-    #: Buffers a step writes before it reads them (and the guard's kept copies):
-    #: not model state, not saved.
+    #: Buffers a step writes before it reads them (and the guard's kept copies, and
+    #: the arenas' table): not model state, not saved.
     _SCRATCH = ("_gain_q", "_rng_tmp", "_work_n", "_work_o", "_grad", "_slot_of", "_dense",
-                "_wp_noise", "_wp", "_report", "_keep", "_args", "_shadow")
+                "_wp_flat", "_report", "_keep", "_fpack", "_u")
+    #: Scratch of earlier versions, dropped from their states.
+    _OLD_SCRATCH = ("_args", "_shadow", "_wp_noise", "_wp")
 
     def _allocate_scratch(self):
         net = self.network
         N, I, H, dt = net.n_hidden, net.n_inputs, net.n_outputs, net.dtype
         rls = self.readout == "rls"
         wp = net.method == "wp"
-        self.__dict__.pop("_args", None)
+        self.__dict__.pop("_fpack", None)
         self._rng_tmp = np.zeros(4, np.uint64)
         self._work_n = np.zeros((FK.N_FWORK_N, N), dt)
         # with least squares the forecasts are float64 whatever the network's dtype
@@ -364,55 +370,100 @@ class RNNForecaster(RNNLearner, Forecaster):
         self._dense = np.zeros(net._n_weights() if wp and net.optimizer == "adam" and not rls
                                else 0, dt)
         self._report = np.zeros(4)
+        b = net.buffers()
         if rls:
             self._gain_q = np.zeros(N + I)
-            # WP's noise on the hidden layer alone, and the kernels' views of it
-            self._wp_noise = np.zeros(N * I + N * N if wp else 0, dt)
-            e2, e1 = np.zeros((0, 0), dt), np.zeros(0, dt)
-            f = self._wp_noise
-            self._wp = ((f, f[:N * I].reshape(N, I), f[N * I:].reshape(N, N), e2, e2, e1)
-                        if wp else None)
+        # WP's weight noise of a step: with least squares of the hidden layer alone, else
+        # as many draws as the network's own (the same random stream)
+        self._wp_flat = np.zeros((N * I + N * N if rls else b.wp[0].size) if wp else 0, dt)
         # the guard's kept copies (kernels/guard.py: _keep): the network's weights and
         # moments, the least-squares read-out's small state, the counters, the stream
-        net_state = self._net_buffers()[:5]
+        net_state = (b.A, b.RT, b.B, b.DT, b.moments)
         readout_state = ((self._W, self._err_scale, self._track, self._ring_dl, self._ring_gx)
                          if rls else ())
         self._keep = (np.zeros(sum(a.size for a in net_state), dt),
                       np.zeros(sum(a.size for a in readout_state)),
                       np.zeros_like(self._counters), np.zeros(4, np.uint64))
 
-    def _net_buffers(self):
-        """The network's arrays for the kernels, from ``OnlineRNN.buffers()``."""
-        b = self.network.buffers()
-        # WP's noise: with least squares the forecaster's, on the hidden layer alone
-        wp = self._wp if self.readout == "rls" else b.wp
-        return (b.A, b.RT, b.B, b.DT, b.moments, wp, b.rng, b.state, b.hyper, b.config)
+    # the forecaster's buffers by arena slot (kernels/forecast_arena.py): in every
+    # read-out, then only with the perturbation read-out, only with least squares
+    _SLOTS = {FA.S_RING_U: "_ring_u", FA.S_RING_XP: "_ring_xp", FA.S_RING_DIR: "_ring_dir",
+              FA.S_WORK_N: "_work_n", FA.S_GRAD: "_grad", FA.S_WP: "_wp_flat",
+              FA.S_RING_I: "_ring_i", FA.S_RING_RNG: "_ring_rng", FA.S_RNG_TMP: "_rng_tmp",
+              FA.S_COUNTERS: "_counters", FA.S_REPORT: "_report", FA.S_RECENT: "_recent",
+              FA.S_FC: "_fc", FA.S_RING_Y: "_ring_y", FA.S_RING_YN: "_ring_yn",
+              FA.S_RING_S: "_ring_s", FA.S_WORK_O: "_work_o"}
+    _SLOTS_PERTURBATION = {FA.S_RING_XS: "_ring_xs", FA.S_RING_DO: "_ring_do",
+                           FA.S_DENSE: "_dense", FA.S_SLOT_OF: "_slot_of"}
+    _SLOTS_RLS = {FA.S_W: "_W", FA.S_P: "_P", FA.S_RLS: "_rls", FA.S_ERR: "_err_scale",
+                  FA.S_TRACK: "_track", FA.S_RING_Z: "_ring_z", FA.S_RING_G: "_ring_g",
+                  FA.S_RING_BASE: "_ring_base", FA.S_RING_DL: "_ring_dl",
+                  FA.S_RING_GX: "_ring_gx", FA.S_GAIN_Q: "_gain_q"}
 
-    def _kernel_args(self):
-        """The kernel's bundles, kept until a buffer is replaced (``_allocate``,
-        ``_add_inputs``, loading)."""
-        args = self.__dict__.get("_args")
-        if args is not None:
-            return args
+    def _arenas(self):
+        """``_fpack``: (the network's float arena, the step's entry, the network's
+        three arenas, the forecaster's three), packed again if a buffer has been
+        replaced since (``_allocate``, ``_add_inputs``, loading, the network's own)."""
+        p = self.__dict__.get("_fpack")
         net = self.network
-        if self.readout == "rls":
-            model = (self._W, self._P, self._rls, self._err_scale, self._track, self._counters,
-                     float(net.max_weight))
-            rings = (self._ring_u, self._ring_xp, self._ring_z, self._ring_g, self._ring_dir,
-                     self._ring_y, self._ring_yn, self._ring_s, self._ring_rng, self._ring_i,
-                     self._ring_base, self._ring_dl, self._ring_gx)
-            work = (self._work_n, self._work_o, self._grad, self._gain_q, self._wp_noise,
-                    self._rng_tmp, self._report)
-        else:
-            net_b = net.buffers()
-            model = (self._counters, float(net.max_weight))
-            rings = (self._ring_u, self._ring_xp, self._ring_xs, self._ring_dir, self._ring_y,
-                     self._ring_yn, self._ring_do, self._ring_s, self._ring_rng, self._ring_i)
-            work = (self._work_n, self._work_o, self._grad, self._slot_of, self._dense,
-                    net_b.wp[0] if net_b.wp is not None else net_b.moments[0:0],
-                    self._rng_tmp, self._report)
-        args = self._args = (self._net_buffers(), model, rings, work, self._keep)
-        return args
+        q = net._packed
+        if p is None or q is None or p[0] is not q[3] or q[0] is not net._A or q[1] is not net._R:
+            p = self._pack()
+        return p
+
+    def _pack(self):
+        """Move the network's buffers into its arenas (``OnlineRNN._pack``) and the
+        forecaster's into three of its own (``kernels/forecast_arena.py``); the
+        attributes become views of them, with the same values."""
+        net = self.network
+        q = net._pack(driver=True)
+        nf, nd, ni = q[3], q[4], q[5]
+        names = dict(self._SLOTS)
+        names.update(self._SLOTS_RLS if self.readout == "rls" else self._SLOTS_PERTURBATION)
+        buffers = {k: getattr(self, name) for k, name in names.items()}
+        keep = self._keep
+        buffers.update({FA.S_KEEP0: keep[0], FA.S_KEEP1: keep[1], FA.S_KEEP2: keep[2],
+                        FA.S_KEEP3: keep[3], FA.S_TARGET: self._target._v})
+        flags = np.zeros(FA.N_FLAGS, np.int64)
+        flags[[FA.G_SCALED, FA.G_RESIDUAL, FA.G_LAGS]] = (
+            self._target.enabled, self.residual, self.lags)
+        misc = np.zeros(FA.N_MISC)
+        misc[FA.M_MAX_WEIGHT] = float(net.max_weight)
+        buffers.update({FA.S_FLAGS: flags, FA.S_MISC: misc})
+        head = np.zeros(FA.N_HEAD, np.int64)
+        dtypes = {"f": net.dtype, "d": np.dtype(np.float64), "i": np.dtype(np.int64)}
+        by_kind = {"f": {}, "d": {}, "i": {}}
+        for k, kind in FA.ARENA_OF[self.readout].items():
+            a = buffers[k]
+            assert (a.dtype.kind in "iu") if kind == "i" else a.dtype == dtypes[kind], k
+            by_kind[kind][k] = a
+        arenas = {}
+        for kind, group in by_kind.items():
+            off = FA.N_HEAD if kind == "i" else 0
+            arena = np.zeros(off + sum(a.size for a in group.values()), dtypes[kind])
+            for k in sorted(group):
+                a = np.ascontiguousarray(group[k])
+                rows, cols = a.shape if a.ndim == 2 else (a.size, 1)
+                head[3 * k:3 * k + 3] = off, rows, cols
+                arena[off:off + a.size] = a.ravel().view(np.int64) if kind == "i" else a.ravel()
+                off += a.size
+            arenas[kind] = arena
+        ff, fd, fi = arenas["f"], arenas["d"], arenas["i"]
+        fi[:FA.N_HEAD] = head
+        views = {}
+        for kind, group in by_kind.items():
+            for k, a in group.items():
+                o = head[3 * k]
+                v = arenas[kind][o:o + a.size]
+                views[k] = (v.view(a.dtype) if kind == "i" else v).reshape(a.shape)
+        for k, name in names.items():
+            setattr(self, name, views[k])
+        self._keep = tuple(views[k] for k in (FA.S_KEEP0, FA.S_KEEP1, FA.S_KEEP2, FA.S_KEEP3))
+        self._target._v = views[FA.S_TARGET]
+        self._u = nf[ni[KA.F_U]:ni[KA.F_U] + net.n_inputs]
+        entry = FA.rls_step if self.readout == "rls" else FA.perturbation_step
+        self._fpack = p = (nf, entry, nf, nd, ni, ff, fd, fi)
+        return p
 
     def _add_inputs(self, k):
         """Grow the network and the stored inputs; old steps read the new inputs as 0."""
@@ -471,7 +522,15 @@ class RNNForecaster(RNNLearner, Forecaster):
         ``on_invalid="skip"`` is ignored and counted; a step the divergence
         guard refuses follows ``on_divergence`` (docs/reliability.md).
         """
-        owner = type(self).__name__
+        if type(y) is float and y - y == 0.0 and not (x and self.exogenous):
+            # the common case (a finite value, no features): one jitted call
+            p = self.__dict__.get("_fpack") or self._arenas()
+            q = self.network._packed
+            if q[3] is p[0] and q[0] is self.network._A:
+                code = p[1](p[2], p[3], p[4], p[5], p[6], p[7], y, False)
+                if code == 0:
+                    return
+                return self._refused(code, y, None)
         parsed = self._parse(x if self.exogenous else None, y, labelled=True)
         if parsed is None:  # invalid, and on_invalid="skip"
             return
@@ -479,16 +538,32 @@ class RNNForecaster(RNNLearner, Forecaster):
         if new:
             self._features.add(new)
             self._add_inputs(len(new))
-        t = self._target
-        saved = (t.n, t.mean, t.m2), (self._features.stats() if values else None)
-        kernel = FR.learn_step if self.readout == "rls" else FK.learn_step
-        args = self.__dict__.get("_args") or self._kernel_args()
-        code = kernel(*args, self._sample(t.learn(target), values))
-        if code == 0:
-            return
-        # refused: the kernel left every array as it was; the scalers go back too
+        p = self._arenas()
+        exo = self._encode(values)
+        code = p[1](p[2], p[3], p[4], p[5], p[6], p[7], target, exo)
+        if code != 0:
+            self._refused(code, target, values)
+
+    def _encode(self, values):
+        """The exogenous features into the network's input slot (standardised and
+        learned); False (none: the kernel writes the input) when there are none."""
+        if not values:
+            return False
+        features = self._features
+        if features.scale:
+            features.encode(values, self.network.dtype, learn=True, out=self._u)
+        else:
+            self._u[:] = features.encode(values, self.network.dtype)
+        return True
+
+    def _refused(self, code, target, values):
+        """A step the kernel refused (every array, the target's statistics included,
+        is as before it): the features' statistics go back too, then the
+        ``on_divergence`` policy."""
+        owner = type(self).__name__
+        if values and self._features.scale:
+            self._features.undo()
         reason = self._reason(code)
-        self._restore(saved)
         policy = getattr(self, "on_divergence", "raise")
         net = self.network
         if policy == "raise":
@@ -507,39 +582,20 @@ class RNNForecaster(RNNLearner, Forecaster):
             return
         # rollback: the same step with learning switched off, so time moves on
         net.n_rollbacks += 1
-        sample = self._sample(t.learn(target), values)
+        p = self._arenas()
         buffers = net.buffers()
         hyper = buffers.hyper
         lrs = hyper[H_LR], hyper[H_LR_DEC]
         moments = buffers.moments.copy()
         hyper[H_LR] = hyper[H_LR_DEC] = 0.0
         try:
-            code = kernel(*self._kernel_args(), sample)
+            exo = self._encode(values)
+            code = p[1](p[2], p[3], p[4], p[5], p[6], p[7], target, exo)
         finally:
             hyper[H_LR], hyper[H_LR_DEC] = lrs
             buffers.moments[:] = moments
-        if code != 0:  # the forward pass itself failed: drop the sample
-            self._restore(saved)
-
-    def _sample(self, z, values):
-        """The kernel's ``sample`` bundle for the value ``z`` (standard units) and the
-        features: the input vector (constant, latest value, features; the kernel fills
-        the lag columns from the raw window ``_recent`` in the current standard units,
-        and moves the window on when the step is committed), the base of the forecasts
-        and the target's scaling."""
-        u = self._features.encode(values, self.network.dtype, learn=True)
-        u[1] = z
-        t = self._target
-        n = min(self.lags, (t.n if t.enabled else self.n_steps + 1) - 1)  # lags seen so far
-        return (z, u, z if self.residual else 0.0, self._recent, n, float(t.mean),
-                float(t.std), t.enabled)
-
-    def _restore(self, saved):
-        """The target's (and the features') running statistics as before the step."""
-        (n, mean, m2), features = saved
-        self._target.n, self._target.mean, self._target.m2 = n, mean, m2
-        if features is not None:
-            self._features.restore(features)
+        if code != 0 and values and self._features.scale:  # the forward pass failed: drop it
+            self._features.undo()
 
     def __getstate__(self):
         state = dict(self.__dict__)
@@ -553,9 +609,14 @@ class RNNForecaster(RNNLearner, Forecaster):
             self.readout = "perturbation"
             self.lags = 0
             self._recent = np.zeros(0)
-        for name in self._SCRATCH:  # checkpoints written before scratch was left out
+        for name in self._SCRATCH + self._OLD_SCRATCH:  # states that saved scratch
             self.__dict__.pop(name, None)
+        t = self._target
+        if type(t) is _TargetScaler:  # saved before the step learned the target itself
+            self._target = _SeriesTarget(t.enabled, t.n, t.mean, t.m2)
         self._allocate_scratch()
+        if "_fc" not in state:  # saved before the step wrote its forecasts
+            self._fc = self._forecasts()
 
     def _reason(self, code):
         """Why the kernel refused the step (``guard._forecast_health``'s code)."""
@@ -582,22 +643,56 @@ class RNNForecaster(RNNLearner, Forecaster):
         n = int(self._counters[FK.FK_STEPS])
         if n == 0:
             return [float(self._target.invert(0.0))] * int(horizon)
+        if self._ring_y.dtype != np.float64:  # float32: NumPy's arithmetic, in float32
+            last = self._ring_y[(n - 1) % H, :horizon]
+            t = self._target
+            return last.tolist() if not t.enabled else (t.mean + t.std * last).tolist()
+        # float64: the step wrote them (kernels/forecast_arena.py: _forecasts)
+        gated = self.readout == "rls" and self.gate and self.residual
+        return self._fc[FA.FC_GATED if gated else FA.FC_MODEL, :horizon].tolist()
+
+    def _forecasts(self):
+        """``_fc`` as the step writes it, from the rings and the target's statistics
+        (for states saved before the step wrote it)."""
+        H = self.network.n_outputs
+        n = int(self._counters[FK.FK_STEPS])
+        fc = np.zeros((2, H))
+        if n == 0 or self._ring_y.dtype != np.float64:
+            return fc
         slot = (n - 1) % H
-        last = self._ring_y[slot, :horizon]
-        t = self._target
-        if last.dtype != np.float64:  # float32: NumPy's arithmetic, in float32
-            if not t.enabled:
-                return last.tolist()
-            return (t.mean + t.std * last).tolist()
-        # float64: the same IEEE operations on Python floats, without NumPy's overhead
-        values = last.tolist()
-        if self.readout == "rls" and self.gate and self.residual:
-            # persistence where the model has recently been the worse of the two
+        values = self._ring_y[slot].tolist()
+        gated = values
+        if self.readout == "rls":
             base = float(self._ring_base[slot])
             track = self._track
-            values = [base if a > b else v for v, a, b in
-                      zip(values, track[0, :horizon].tolist(), track[1, :horizon].tolist())]
-        if not t.enabled:
-            return values
-        mean, std = t.mean, t.std
-        return [mean + std * v for v in values]
+            gated = [base if a > b else v for v, a, b in
+                     zip(values, track[0].tolist(), track[1].tolist())]
+        t = self._target
+        for row, vs in ((FA.FC_MODEL, values), (FA.FC_GATED, gated)):
+            fc[row] = [t.mean + t.std * v for v in vs] if t.enabled else vs
+        return fc
+
+
+class _SeriesTarget(_TargetScaler):
+    """The forecaster's target scaler: count, mean and m2 in a float64 array, which
+    its step's kernel reads and learns (``kernels/forecast_arena.py``:
+    ``_target_learn``, the same operations as ``_TargetScaler.learn``), followed by
+    the three before the last value."""
+
+    def __init__(self, enabled, n=0, mean=0.0, m2=0.0):
+        self.enabled = enabled
+        self._v = np.zeros(FA.N_TARGET)
+        self._v[:3] = n, mean, m2
+
+    n = property(lambda self: int(self._v[FA.T_N]),
+                 lambda self, v: self._v.__setitem__(FA.T_N, v))
+    mean = property(lambda self: float(self._v[FA.T_MEAN]),
+                    lambda self, v: self._v.__setitem__(FA.T_MEAN, v))
+    m2 = property(lambda self: float(self._v[FA.T_M2]),
+                  lambda self, v: self._v.__setitem__(FA.T_M2, v))
+
+    def __getstate__(self):
+        return {"enabled": self.enabled, "n": self.n, "mean": self.mean, "m2": self.m2}
+
+    def __setstate__(self, state):
+        self.__init__(state["enabled"], state["n"], state["mean"], state["m2"])

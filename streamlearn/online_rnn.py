@@ -859,7 +859,7 @@ class OnlineRNN(Checkpointable):
             p = self._pack()
         return p
 
-    def _pack(self):
+    def _pack(self, driver=False):
         """Move the buffers into three arenas (``kernels.arena``) and return
         ``(A, R, entry, f, d, i, dtype, (n_inputs,), (n_outputs,), raw entry)``: the
         one-sample calls then pass 4-8 arguments instead of 30. The attributes
@@ -867,11 +867,16 @@ class OnlineRNN(Checkpointable):
         where the arena entries do not apply (WP, BP, two threads, Adam with
         "rls", a fleet's member, ``update="factored"``: their one-sample calls
         go through ``_kernel``), and nothing moves then. Repacked when A or R
-        has been replaced (allocation, add_inputs, loading)."""
-        if (self.method in ("wp", "bp") or getattr(self, "threads", 1) > 1
-                or self.update == "factored"
-                or KA.LEARN_ONE[self.optimizer == "adam", self.readout == "rls"] is None
-                or type(self)._kernel_views is not OnlineRNN._kernel_views):
+        has been replaced (allocation, add_inputs, loading).
+
+        ``driver=True`` (another driver steps this network through the arenas:
+        the forecaster's kernels, ``kernels/forecast_arena.py``) packs every
+        exact, unshared network, with ``entry`` None where this model's own
+        entries do not apply."""
+        member = type(self)._kernel_views is not OnlineRNN._kernel_views
+        own = not (self.method in ("wp", "bp") or getattr(self, "threads", 1) > 1
+                   or KA.LEARN_ONE[self.optimizer == "adam", self.readout == "rls"] is None)
+        if self.update == "factored" or member or not (own or driver):
             self._packed = (self._A, self._R) + (None,) * 8
             return self._packed
         self._contiguous()
@@ -912,8 +917,8 @@ class OnlineRNN(Checkpointable):
         self._y_one, self._out_one = v[KA.F_Y], v[KA.F_OUT]
         self._io = (v[KA.F_U].reshape(1, I), v[KA.F_Y].reshape(1, O), v[KA.F_OUT].reshape(1, O))
         rls = self.readout == "rls"
-        self._packed = (self._A, self._R, KA.LEARN_ONE[adam, rls], f, d, i, self._A.dtype,
-                        (I,), (O,), KA.LEARN_RAW[adam, rls])
+        self._packed = (self._A, self._R, KA.LEARN_ONE[adam, rls] if own else None, f, d, i,
+                        self._A.dtype, (I,), (O,), KA.LEARN_RAW[adam, rls] if own else None)
         return self._packed
 
     def _run(self, U, Y, learn, return_states):

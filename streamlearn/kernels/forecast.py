@@ -32,7 +32,7 @@ and arrive at other times. With ``H = 1`` every quantity, the random draws and
 the order of operations equal one learning step of the core's ``_step``: this
 is tested bit for bit.
 
-Order of operations in :func:`learn_step` for the value ``z`` arriving at time
+Order of operations in :func:`_learn_step` for the value ``z`` arriving at time
 ``t``: (1) all pending slots' gradients are computed from the current weights,
 (2) one optimiser step updates ``A``, ``R``, ``B`` (one Adam step per time
 step), (3) the decorrelation update for step ``t - 1`` (postponed to here so
@@ -66,7 +66,7 @@ the random stream. Few arrays per call keep Numba's dispatch cheap.
 
 from numba import njit
 
-from .._jit import INNER
+from .._jit import FLAT, INNER
 from .guard import _forecast_health, _keep
 from .decorrelation import _decorrelate
 from .layout import (
@@ -356,8 +356,8 @@ def _lags_push(sample):
         recent[0] = mean + std * z if scaled else z
 
 
-@njit(cache=True)
-def learn_step(net, model, rings, work, keep, sample):
+@njit(**FLAT)
+def _learn_step(net, model, rings, work, keep, sample):
     """One time step: learn from ``z`` (the value now arriving), then step on ``u``.
 
     ``sample`` is (z, u, base, recent, n, mean, std, scaled): the value in standard

@@ -27,7 +27,7 @@ targets arrive. When the last one has arrived (time ``s + H``) the step's
 update is applied once: one rank-1 (A, R) update per time step whatever ``H``
 is. With ``H = 1`` this is the core's online rule with the RLS read-out.
 
-Order of operations in :func:`learn_step` for the value ``z`` arriving at time
+Order of operations in :func:`_learn_step` for the value ``z`` arriving at time
 ``t`` (standard units): (1) every pending slot's read-out update (R3) and its
 loss-difference share, (2) the hidden update of slot ``t - H``, now complete,
 (3) the decorrelation update for step ``t - 1``, (4) the forward step of both
@@ -53,7 +53,7 @@ ring_dl and ring_gx.
 
 from numba import njit
 
-from .._jit import INNER
+from .._jit import FLAT, INNER
 from .forecast import (
     F_FY,
     F_FYN,
@@ -216,11 +216,11 @@ def _keep_readout(W, err_scale, track, ring_dl, ring_gx, keep, save):
     _transfer2(ring_gx, _kept(buf, H * M + 4 * H, ring_gx), save)
 
 
-@njit(cache=True)
-def learn_step(net, model, rings, work, keep, sample):
+@njit(**FLAT)
+def _learn_step(net, model, rings, work, keep, sample):
     """One time step: learn from ``z`` (the value now arriving), then step on ``u``.
 
-    ``sample`` as in ``forecast.learn_step``. Returns 0 when the step is committed,
+    ``sample`` as in ``forecast._learn_step``. Returns 0 when the step is committed,
     else the code of ``guard._forecast_health`` with every array as before the step.
     """
     z, u, base = sample[0], sample[1], sample[2]
