@@ -1,5 +1,6 @@
 """``python -m benchmarks [--quick] [--out DIR] [--write-docs]``, or ``python -m benchmarks
-forecast ...`` / ``python -m benchmarks fleet ...``."""
+forecast ...`` / ``python -m benchmarks fleet ...`` / ``python -m benchmarks
+forecaster-fleet ...``."""
 
 import sys
 
@@ -12,6 +13,10 @@ if __name__ == "__main__":
         from .fleet import main as fleet_main
 
         sys.exit(fleet_main(sys.argv[2:]))
+    elif len(sys.argv) > 1 and sys.argv[1] == "forecaster-fleet":
+        from .forecaster_fleet import main as forecaster_fleet_main
+
+        sys.exit(forecaster_fleet_main(sys.argv[2:]))
     else:
         from .run import main
 

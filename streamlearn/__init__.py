@@ -14,13 +14,15 @@ from .online_rnn import DivergenceError, OnlineRNN
 from .shared import SharedRNN
 
 __all__ = ["OnlineRNN", "Fleet", "FleetDivergenceError", "SharedRNN", "RNNRegressor",
-           "RNNForecaster", "FleetRegressor", "ForecasterRouter", "CheckpointError", "DivergenceError",
+           "RNNForecaster", "FleetRegressor", "ForecasterRouter", "ForecasterFleet",
+           "CheckpointError", "DivergenceError",
            "decorrelation_loss"]
 
 # The River learners import River (about a second); load them on first use so
 # that `import streamlearn` for OnlineRNN alone stays fast. The imports are
 # spelled out, so that tests/test_imports.py sees them.
-_LAZY = ("RNNRegressor", "RNNForecaster", "FleetRegressor", "ForecasterRouter")
+_LAZY = ("RNNRegressor", "RNNForecaster", "FleetRegressor", "ForecasterRouter",
+         "ForecasterFleet")
 
 
 def __getattr__(name):
@@ -32,6 +34,8 @@ def __getattr__(name):
         from .fleet_regressor import FleetRegressor as value
     elif name == "ForecasterRouter":
         from .forecaster_router import ForecasterRouter as value
+    elif name == "ForecasterFleet":
+        from .forecaster_fleet import ForecasterFleet as value
     else:
         raise AttributeError(f"module 'streamlearn' has no attribute {name!r}")
     globals()[name] = value

@@ -411,12 +411,14 @@ class RNNForecaster(RNNLearner, Forecaster):
             p = self._pack()
         return p
 
-    def _pack(self):
+    def _pack(self, rows=None):
         """Move the network's buffers into its arenas (``OnlineRNN._pack``) and the
         forecaster's into three of its own (``kernels/forecast_arena.py``); the
-        attributes become views of them, with the same values."""
+        attributes become views of them, with the same values. ``rows``: six
+        arrays of the arenas' sizes to pack into (a fleet's), instead of new ones."""
         net = self.network
-        q = net._pack(driver=True)
+        rows = rows or (None,) * 6
+        q = net._pack(driver=True, rows=rows[:3])
         nf, nd, ni = q[3], q[4], q[5]
         names = dict(self._SLOTS)
         names.update(self._SLOTS_RLS if self.readout == "rls" else self._SLOTS_PERTURBATION)
@@ -440,11 +442,17 @@ class RNNForecaster(RNNLearner, Forecaster):
         arenas = {}
         for kind, group in by_kind.items():
             off = FA.N_HEAD if kind == "i" else 0
-            arena = np.zeros(off + sum(a.size for a in group.values()), dtypes[kind])
+            size = off + sum(a.size for a in group.values())
+            arena = rows[3 + "fdi".index(kind)]
+            if arena is None:
+                arena = np.zeros(size, dtypes[kind])
+            else:
+                assert arena.shape == (size,) and arena.dtype == dtypes[kind]
+                arena[:] = 0
             for k in sorted(group):
                 a = np.ascontiguousarray(group[k])
-                rows, cols = a.shape if a.ndim == 2 else (a.size, 1)
-                head[3 * k:3 * k + 3] = off, rows, cols
+                r, c = a.shape if a.ndim == 2 else (a.size, 1)
+                head[3 * k:3 * k + 3] = off, r, c
                 arena[off:off + a.size] = a.ravel().view(np.int64) if kind == "i" else a.ravel()
                 off += a.size
             arenas[kind] = arena

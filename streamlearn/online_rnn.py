@@ -859,7 +859,7 @@ class OnlineRNN(Checkpointable):
             p = self._pack()
         return p
 
-    def _pack(self, driver=False):
+    def _pack(self, driver=False, rows=None):
         """Move the buffers into three arenas (``kernels.arena``) and return
         ``(A, R, entry, f, d, i, dtype, (n_inputs,), (n_outputs,), raw entry)``: the
         one-sample calls then pass 4-8 arguments instead of 30. The attributes
@@ -872,7 +872,8 @@ class OnlineRNN(Checkpointable):
         ``driver=True`` (another driver steps this network through the arenas:
         the forecaster's kernels, ``kernels/forecast_arena.py``) packs every
         exact, unshared network, with ``entry`` None where this model's own
-        entries do not apply."""
+        entries do not apply. ``rows``: three arrays of the arenas' sizes to pack
+        into (a ``ForecasterFleet``'s rows) instead of new ones."""
         member = type(self)._kernel_views is not OnlineRNN._kernel_views
         own = not (self.method in ("wp", "bp") or getattr(self, "threads", 1) > 1
                    or KA.LEARN_ONE[self.optimizer == "adam", self.readout == "rls"] is None)
@@ -898,9 +899,10 @@ class OnlineRNN(Checkpointable):
                    KA.D_P_SPARE: self._P_spare, KA.D_RLS_WORK: self._rls_work}
         ints = {KA.J_COUNTERS: self._counters, KA.J_CONFIG: self._config,
                 KA.J_PEND_K: self._pend_k, KA.J_RNG: self._rng.view(np.int64)}
-        f = _arena(floats, self.dtype, head, 0)
-        d = _arena(doubles, np.float64, head, 0)
-        i = _arena(ints, np.int64, head, KA.N_HEADER)
+        rows = rows or (None, None, None)
+        f = _arena(floats, self.dtype, head, 0, rows[0])
+        d = _arena(doubles, np.float64, head, 0, rows[1])
+        i = _arena(ints, np.int64, head, KA.N_HEADER, rows[2])
         i[:KA.N_HEADER] = head
         v = {slot: view for slot, view in _views(floats, f, head)}
         v.update(_views(doubles, d, head))
@@ -1205,11 +1207,16 @@ def _read_only(a):
     return a
 
 
-def _arena(buffers, dtype, head, start):
-    """One flat array holding ``buffers`` (slot -> array) back to back, in slot
-    order, from ``start``; writes each slot's offset to ``head``."""
+def _arena(buffers, dtype, head, start, out=None):
+    """One flat array (new, or ``out``) holding ``buffers`` (slot -> array) back to
+    back, in slot order, from ``start``; writes each slot's offset to ``head``."""
     size = start + sum(b.size for b in buffers.values())
-    arena = np.zeros(size, dtype=dtype)
+    if out is None:
+        arena = np.zeros(size, dtype=dtype)
+    else:
+        assert out.shape == (size,) and out.dtype == dtype
+        arena = out
+        arena[:] = 0
     off = start
     for slot in sorted(buffers):
         b = buffers[slot]

@@ -168,6 +168,52 @@ def _refused(target):
 def perturbation_step(nf, nd, ni, ff, fd, fi, y, exo):
     """One time step of ``forecast._learn_step`` (the perturbation read-out) on the
     arenas; returns its code (0: committed)."""
+    return _perturbation(nf, nd, ni, ff, fd, fi, y, exo)
+
+
+@njit(cache=True)
+def rls_step(nf, nd, ni, ff, fd, fi, y, exo):
+    """One time step of ``forecast_rls._learn_step`` (the least-squares read-out) on
+    the arenas; returns its code (0: committed)."""
+    return _rls(nf, nd, ni, ff, fd, fi, y, exo)
+
+
+@njit(**FLAT)
+def _fleet(step, NF, ND, NI, FF, FD, FI, rows, ys, stop):
+    """``step`` over the ticks ``ys`` (T, n) of the members in rows ``rows`` of the
+    stacked arenas (``ForecasterFleet``): a NaN value is absent (the member does
+    not move). A member stops at its first refused step: ``stop[j]`` is (the
+    tick, the code), or (T, 0) when every step was committed."""
+    T = ys.shape[0]
+    for j in range(rows.shape[0]):
+        r = rows[j]
+        stop[j, 0] = T
+        stop[j, 1] = 0
+        for t in range(T):
+            y = ys[t, j]
+            if y != y:
+                continue
+            code = step(NF[r], ND[r], NI[r], FF[r], FD[r], FI[r], y, False)
+            if code != 0:
+                stop[j, 0] = t
+                stop[j, 1] = code
+                break
+
+
+@njit(cache=True, nogil=True)
+def perturbation_fleet(NF, ND, NI, FF, FD, FI, rows, ys, stop):
+    """``perturbation_step`` for many members and ticks (see ``_fleet``)."""
+    _fleet(_perturbation, NF, ND, NI, FF, FD, FI, rows, ys, stop)
+
+
+@njit(cache=True, nogil=True)
+def rls_fleet(NF, ND, NI, FF, FD, FI, rows, ys, stop):
+    """``rls_step`` for many members and ticks (see ``_fleet``)."""
+    _fleet(_rls, NF, ND, NI, FF, FD, FI, rows, ys, stop)
+
+
+@njit(**FLAT)
+def _perturbation(nf, nd, ni, ff, fd, fi, y, exo):
     net, u = _network(nf, nd, ni)
     counters = _v1(fi, fi, S_COUNTERS)
     target = _v1(fd, fi, S_TARGET)
@@ -191,10 +237,8 @@ def perturbation_step(nf, nd, ni, ff, fd, fi, y, exo):
     return 0
 
 
-@njit(cache=True)
-def rls_step(nf, nd, ni, ff, fd, fi, y, exo):
-    """One time step of ``forecast_rls._learn_step`` (the least-squares read-out) on
-    the arenas; returns its code (0: committed)."""
+@njit(**FLAT)
+def _rls(nf, nd, ni, ff, fd, fi, y, exo):
     net, u = _network(nf, nd, ni)
     counters = _v1(fi, fi, S_COUNTERS)
     target = _v1(fd, fi, S_TARGET)
