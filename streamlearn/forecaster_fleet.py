@@ -248,10 +248,11 @@ class ForecasterFleet(Checkpointable):
         new = [k for k in keys if k not in row_of]
         for key in new:
             _check_key(key)
-        if len(set(keys)) != n:
+        if n > 1 and len(set(keys)) != n:
             raise ValueError("each key may appear once per call (one value per tick)")
         inf = np.isinf(ys)
-        if inf.any():
+        inf = inf if inf.any() else None
+        if inf is not None:
             if self.settings.get("on_invalid", "raise") != "skip":
                 t, j = np.argwhere(inf)[0]
                 raise ValueError(f"stream {keys[j]!r}, tick {t}: the value must be finite "
@@ -259,7 +260,7 @@ class ForecasterFleet(Checkpointable):
             ys = np.where(inf, np.nan, ys)
         for key in new:
             self.add(key)
-        if inf.any():
+        if inf is not None:
             for j in np.flatnonzero(inf.any(axis=0)):
                 m = self._members[row_of[keys[j]]]
                 m.n_skipped = getattr(m, "n_skipped", 0) + int(inf[:, j].sum())
@@ -277,9 +278,10 @@ class ForecasterFleet(Checkpointable):
             self._entry(*self._stacks, *parts[0])
             for f in done:
                 f.result()
-        refused = np.flatnonzero(stop[:, 1])
+        if not stop[:, 1].any():
+            return
         errors = {}
-        for j in refused:
+        for j in np.flatnonzero(stop[:, 1]):
             key, t, code = keys[j], int(stop[j, 0]), int(stop[j, 1])
             member = self._members[rows[j]]
             try:

@@ -22,8 +22,9 @@ class ForecasterRouter(Checkpointable, Forecaster):
     series do not all start from the same weights and a run is reproducible.
 
     The copies are separate Python objects: for thousands of series at one
-    reading each per tick, a :class:`streamlearn.Fleet` or ``streamlearn
-    serve`` learns faster. A value without the key field belongs to the
+    reading each per tick, a :class:`streamlearn.ForecasterFleet` (the same
+    forecasters, bit for bit, stepped in one call per tick), a
+    :class:`streamlearn.Fleet` or ``streamlearn serve`` learns faster. A value without the key field belongs to the
     series ``""``.
 
     Parameters

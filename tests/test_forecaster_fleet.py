@@ -192,3 +192,10 @@ def test_the_threads_do_not_change_the_results():
     two.learn_many(keys, ys)
     for k in keys:
         _same(one[k], two[k], 3)
+
+
+def test_an_infinite_value_beside_an_absent_one_is_refused():
+    fleet = ForecasterFleet(**SMALL, seed=12)
+    with pytest.raises(ValueError, match="stream 'b', tick 0"):
+        fleet.learn_many(["a", "b"], [np.nan, -np.inf])
+    assert len(fleet) == 0  # nothing changed: not even the keys joined
