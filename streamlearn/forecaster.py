@@ -405,9 +405,7 @@ class RNNForecaster(RNNLearner, Forecaster):
         three arenas, the forecaster's three), packed again if a buffer has been
         replaced since (``_allocate``, ``_add_inputs``, loading, the network's own)."""
         p = self.__dict__.get("_fpack")
-        net = self.network
-        q = net._packed
-        if p is None or q is None or p[0] is not q[3] or q[0] is not net._A or q[1] is not net._R:
+        if p is None or p[0] is not self.network.arenas()[0]:
             p = self._pack()
         return p
 
@@ -418,8 +416,7 @@ class RNNForecaster(RNNLearner, Forecaster):
         arrays of the arenas' sizes to pack into (a fleet's), instead of new ones."""
         net = self.network
         rows = rows or (None,) * 6
-        q = net._pack(driver=True, rows=rows[:3])
-        nf, nd, ni = q[3], q[4], q[5]
+        nf, nd, ni = net.arenas(into=rows[:3] if rows[0] is not None else None)
         names = dict(self._SLOTS)
         names.update(self._SLOTS_RLS if self.readout == "rls" else self._SLOTS_PERTURBATION)
         buffers = {k: getattr(self, name) for k, name in names.items()}
@@ -532,13 +529,11 @@ class RNNForecaster(RNNLearner, Forecaster):
         """
         if type(y) is float and y - y == 0.0 and not (x and self.exogenous):
             # the common case (a finite value, no features): one jitted call
-            p = self.__dict__.get("_fpack") or self._arenas()
-            q = self.network._packed
-            if q[3] is p[0] and q[0] is self.network._A:
-                code = p[1](p[2], p[3], p[4], p[5], p[6], p[7], y, False)
-                if code == 0:
-                    return
-                return self._refused(code, y, None)
+            p = self._arenas()
+            code = p[1](p[2], p[3], p[4], p[5], p[6], p[7], y, False)
+            if code == 0:
+                return
+            return self._refused(code, y, None)
         parsed = self._parse(x if self.exogenous else None, y, labelled=True)
         if parsed is None:  # invalid, and on_invalid="skip"
             return

@@ -31,8 +31,9 @@ class _FleetForecaster(RNNForecaster):
 
     def _pack(self, rows=None):
         # into new arrays first: the buffers being moved may live in the fleet's row
-        super()._pack()
-        return super()._pack(rows=self._fleet._rows(self._row))
+        fleet = self._fleet
+        super()._pack(rows=tuple(np.zeros(size, dtype) for size, dtype in fleet._layout))
+        return super()._pack(rows=fleet._rows(self._row))
 
     def _refused(self, code, target, values):
         try:

@@ -859,6 +859,25 @@ class OnlineRNN(Checkpointable):
             p = self._pack()
         return p
 
+    def arenas(self, into=None):
+        """The network's buffers as three flat arrays, for another driver (the
+        forecaster's kernels, ``kernels/forecast_arena.py``): ``(f, d, i)`` in the
+        model's dtype, float64 and int64, their layout in the head of ``i``
+        (``kernels/arena.py``). The model's arrays are views of them, so a step
+        through them is a step of the model. They are packed again (into new
+        arrays, or into ``into``: three arrays of their sizes) when a buffer has
+        been replaced (``add_inputs``, loading), so take them again after either.
+        Not with ``update="factored"`` or for a fleet's member (ValueError)."""
+        p = self._packed
+        if (into is not None or p is None or p[3] is None or p[0] is not self._A
+                or p[1] is not self._R):
+            p = self._pack(driver=True, rows=into)
+            if p[3] is None:
+                raise ValueError("arenas() needs update='exact' and a stand-alone model: "
+                                 "a factored model keeps R and D as factors, and a fleet's "
+                                 "member lives in the fleet's arrays")
+        return p[3], p[4], p[5]
+
     def _pack(self, driver=False, rows=None):
         """Move the buffers into three arenas (``kernels.arena``) and return
         ``(A, R, entry, f, d, i, dtype, (n_inputs,), (n_outputs,), raw entry)``: the

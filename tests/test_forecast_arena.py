@@ -109,8 +109,8 @@ def test_a_repacked_network_continues_exactly():
     for y in ys[:60]:
         a.learn_one(y)
         b.learn_one(y)
-    b.network._pack(driver=True)  # the network's buffers move: the forecaster follows
-    assert b._fpack[0] is not b.network._packed[3]
+    b.network.arenas(into=tuple(np.zeros_like(a) for a in b.network.arenas()))
+    assert b._fpack[0] is not b.network.arenas()[0]  # moved: the forecaster follows
     for y in ys[60:]:
         a.learn_one(y)
         b.learn_one(y)
@@ -156,8 +156,8 @@ def test_the_series_target_pickles_as_the_scaler_did():
 def test_the_network_alone_keeps_its_own_entries():
     """Packing for a driver does not give a WP network entries it has not got."""
     net = OnlineRNN(2, 5, 1, method="wp", seed=0)
-    p = net._pack(driver=True)
-    assert p[2] is None and p[3] is not None
+    f, d, i = net.arenas()
+    assert net._packed[2] is None and np.shares_memory(net.A, f)
     u, y = np.array([1.0, 0.5]), np.array([0.2])
     twin = OnlineRNN(2, 5, 1, method="wp", seed=0)
     for _ in range(5):
