@@ -79,7 +79,50 @@ class _Member(OnlineRNN):
                         "take a stand-alone copy with fleet.model(key)")
 
 
-class Fleet(Checkpointable):
+class _Members:
+    """The mapping side of a fleet: ``_slot_of`` (key -> slot, in joining order) and
+    ``_members`` (slot -> the live member); and its worker threads (``threads``)."""
+
+    def __len__(self):
+        return len(self._slot_of)
+
+    def __contains__(self, key):
+        return key in self._slot_of
+
+    def __iter__(self):
+        return iter(list(self._slot_of))
+
+    def keys(self):
+        """The members' keys, in the order they joined (a list)."""
+        return list(self._slot_of)
+
+    def __getitem__(self, key):
+        """Member ``key`` as a live model on the fleet's arrays (its weights,
+        counters and policies); stepping it alone steps it in the fleet."""
+        return self._members[self._slot(key)]
+
+    def _slot(self, key):
+        try:
+            return self._slot_of[key]
+        except (KeyError, TypeError):
+            raise KeyError(f"no stream {key!r} in this fleet") from None
+
+    def seed_of(self, key):
+        """The seed of member ``key``: the stand-alone model it equals is built
+        with the fleet's settings and this seed."""
+        return self[key].seed
+
+    def _pool(self):
+        """Worker threads for chunks 1.. (chunk 0 runs on the calling thread)."""
+        pool = self.__dict__.get("_threads_pool")
+        if pool is None:
+            pool = ThreadPoolExecutor(max_workers=self.threads - 1,
+                                      thread_name_prefix="streamlearn-fleet")
+            self._threads_pool = pool
+        return pool
+
+
+class Fleet(_Members, Checkpointable):
     """K independent ``OnlineRNN`` models with one set of settings, stepped together.
 
     Each member has its own weights, states, optimiser moments and random
@@ -271,35 +314,6 @@ class Fleet(Checkpointable):
         return bundles
 
     # -- membership ----------------------------------------------------------------
-
-    def __len__(self):
-        return len(self._slot_of)
-
-    def __contains__(self, key):
-        return key in self._slot_of
-
-    def __iter__(self):
-        return iter(list(self._slot_of))
-
-    def keys(self):
-        """The members' keys, in the order they joined (a list)."""
-        return list(self._slot_of)
-
-    def __getitem__(self, key):
-        """Member ``key`` as a live ``OnlineRNN`` on the fleet's arrays (its weights,
-        counters and policies); stepping it alone steps it in the fleet."""
-        return self._members[self._slot(key)]
-
-    def _slot(self, key):
-        try:
-            return self._slot_of[key]
-        except (KeyError, TypeError):
-            raise KeyError(f"no stream {key!r} in this fleet") from None
-
-    def seed_of(self, key):
-        """The seed of member ``key``: ``OnlineRNN(**fleet.settings, seed=...)`` is
-        the stand-alone model it equals."""
-        return self[key].seed
 
     def add(self, key, model=None, seed=None):
         """Add stream ``key``: a fresh model (``seed``, or the fleet's next member
@@ -500,15 +514,6 @@ class Fleet(Checkpointable):
             e = p - np.asarray(y, dtype=self.dtype).reshape(-1)
             self._stats[slot] += (1.0, np.abs(e).mean(), (e * e).mean())
         return p
-
-    def _pool(self):
-        """Worker threads for chunks 1.. (chunk 0 runs on the calling thread)."""
-        pool = self.__dict__.get("_threads_pool")
-        if pool is None:
-            pool = ThreadPoolExecutor(max_workers=self.threads - 1,
-                                      thread_name_prefix="streamlearn-fleet")
-            self._threads_pool = pool
-        return pool
 
     def _chunks(self, n, T):
         """Threads for a call of n members and T ticks: one unless the work pays for

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import pickle
-from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
 
 from ._random import fresh_seed
 from .checkpoint import Checkpointable
-from .fleet import Fleet, FleetDivergenceError, _check_key
+from .fleet import Fleet, FleetDivergenceError, _check_key, _Members
 from .forecaster import RNNForecaster
 from .kernels import forecast_arena as FA
 from .online_rnn import DivergenceError
@@ -46,7 +45,7 @@ class _FleetForecaster(RNNForecaster):
                         "take a stand-alone copy with fleet.model(key)")
 
 
-class ForecasterFleet(Checkpointable):
+class ForecasterFleet(_Members, Checkpointable):
     """K independent :class:`streamlearn.RNNForecaster` s of one series each, with
     one set of settings, stepped together.
 
@@ -130,7 +129,7 @@ class ForecasterFleet(Checkpointable):
         self._layout = [(a.size, a.dtype) for a in p[2:8]]
         self._entry = FA.rls_fleet if template.readout == "rls" else FA.perturbation_fleet
         self._n_joined = 0
-        self._row_of = {}     # key -> row
+        self._slot_of = {}    # key -> row, in joining order
         self._keys = []       # row -> key, rows 0 .. len - 1 in use
         self._members = []    # row -> _FleetForecaster
         self._allocate(int(capacity))
@@ -151,41 +150,11 @@ class ForecasterFleet(Checkpointable):
         for m in self._members:
             m._pack()
 
-    def __len__(self):
-        return len(self._keys)
-
-    def __contains__(self, key):
-        return key in self._row_of
-
-    def __iter__(self):
-        return iter(list(self._keys))
-
-    def keys(self):
-        """The streams' keys, in the order they joined (a removal moves the last
-        one into the gap)."""
-        return list(self._keys)
-
-    def __getitem__(self, key):
-        """Member ``key`` as a live ``RNNForecaster`` on the fleet's arrays;
-        stepping it alone steps it in the fleet."""
-        return self._members[self._row(key)]
-
-    def _row(self, key):
-        try:
-            return self._row_of[key]
-        except (KeyError, TypeError):
-            raise KeyError(f"no stream {key!r} in this fleet") from None
-
-    def seed_of(self, key):
-        """The seed of member ``key``: ``RNNForecaster(**fleet.settings, seed=...)``
-        is the stand-alone forecaster it equals."""
-        return self[key].seed
-
     def add(self, key, seed=None):
         """Add stream ``key``, a fresh forecaster (``seed``, or the fleet's next
         member seed)."""
         _check_key(key)
-        if key in self._row_of:
+        if key in self._slot_of:
             raise ValueError(f"stream {key!r} is already in the fleet")
         if seed is None:
             seed = Fleet.member_seed(self.seed, self._n_joined)
@@ -203,7 +172,7 @@ class ForecasterFleet(Checkpointable):
         member._pack()
         self._keys.append(key)
         self._members.append(member)
-        self._row_of[key] = row
+        self._slot_of[key] = row
 
     def model(self, key):
         """A stand-alone copy of member ``key``: an ``RNNForecaster`` that continues
@@ -213,7 +182,7 @@ class ForecasterFleet(Checkpointable):
     def remove(self, key):
         """Take stream ``key`` out of the fleet; returns it as a stand-alone forecaster."""
         out = self.model(key)
-        row = self._row_of.pop(key)
+        row = self._slot_of.pop(key)
         last = len(self._keys) - 1
         moved = self._members[last]
         self._members[row], self._keys[row] = moved, self._keys[last]
@@ -222,7 +191,7 @@ class ForecasterFleet(Checkpointable):
         if row != last:
             moved._row = row
             moved._pack()
-            self._row_of[self._keys[row]] = row
+            self._slot_of[self._keys[row]] = row
         return out
 
     # -- learning ------------------------------------------------------------------
@@ -245,7 +214,7 @@ class ForecasterFleet(Checkpointable):
         if ys.ndim != 2 or ys.shape[1] != n:
             raise ValueError(f"ys must have shape ({n},) or (T, {n}) for {n} keys, got "
                              f"{ys.shape}")
-        row_of = self._row_of
+        row_of = self._slot_of
         new = [k for k in keys if k not in row_of]
         for key in new:
             _check_key(key)
@@ -295,15 +264,6 @@ class ForecasterFleet(Checkpointable):
         if errors:
             raise FleetDivergenceError(errors)
 
-    def _pool(self):
-        """Worker threads for chunks 1.. (chunk 0 runs on the calling thread)."""
-        pool = self.__dict__.get("_threads_pool")
-        if pool is None:
-            pool = ThreadPoolExecutor(max_workers=self.threads - 1,
-                                      thread_name_prefix="streamlearn-forecaster-fleet")
-            self._threads_pool = pool
-        return pool
-
     def learn_one(self, key, y):
         """One value of one stream: ``learn_many([key], [y])``."""
         self.learn_many([key], [y])
@@ -316,7 +276,7 @@ class ForecasterFleet(Checkpointable):
         """The forecasts of the next ``horizon`` values of each stream of ``keys``, as
         an array (len(keys), horizon): row ``j`` is ``forecast(keys[j], horizon)``."""
         keys = keys if type(keys) is list else list(keys)
-        return np.array([self._members[self._row(k)].forecast(horizon) for k in keys],
+        return np.array([self._members[self._slot(k)].forecast(horizon) for k in keys],
                         dtype=np.float64).reshape(len(keys), horizon)
 
     # -- checkpoints ---------------------------------------------------------------
@@ -324,8 +284,8 @@ class ForecasterFleet(Checkpointable):
     def __getstate__(self):
         return {"settings": self.settings, "seed": self.seed, "threads": self.threads,
                 "n_joined": self._n_joined,
-                "keys": list(self._keys),
-                "members": [_state(m) for m in self._members]}
+                "keys": list(self._slot_of),  # in joining order
+                "members": [_state(self._members[r]) for r in self._slot_of.values()]}
 
     def __setstate__(self, state):
         self.__init__(seed=state["seed"], threads=state["threads"],

@@ -52,6 +52,7 @@ ARENA_OF = {
         (S_W, S_P, S_RLS, S_ERR, S_TRACK, S_RING_Z, S_RING_G, S_RING_Y, S_RING_YN, S_RING_S,
          S_RING_BASE, S_RING_DL, S_RING_GX, S_WORK_O, S_GAIN_Q), "d")},
 }
+assert FK.FK_STEPS == FR.FK_STEPS
 # flags (int64): the target is scaled, the forecasts are residual, the number of lags
 G_SCALED, G_RESIDUAL, G_LAGS = range(3)
 N_FLAGS = 3
@@ -213,12 +214,21 @@ def rls_fleet(NF, ND, NI, FF, FD, FI, rows, ys, stop):
 
 
 @njit(**FLAT)
-def _perturbation(nf, nd, ni, ff, fd, fi, y, exo):
+def _begin(nf, nd, ni, fd, fi, y, exo):
+    """The network's bundle, the counters, the target's statistics and the sample
+    (``_sample``) of a step on the arenas."""
     net, u = _network(nf, nd, ni)
     counters = _v1(fi, fi, S_COUNTERS)
     target = _v1(fd, fi, S_TARGET)
+    # FK_STEPS is the same slot in both read-outs' counters
     sample = _sample(u, y, exo, target, _v1(fd, fi, S_RECENT), _v1(fi, fi, S_FLAGS),
                      counters[FK.FK_STEPS])
+    return net, counters, target, sample
+
+
+@njit(**FLAT)
+def _perturbation(nf, nd, ni, ff, fd, fi, y, exo):
+    net, counters, target, sample = _begin(nf, nd, ni, fd, fi, y, exo)
     rings = (_v2(ff, fi, S_RING_U), _v2(ff, fi, S_RING_XP), _v2(ff, fi, S_RING_XS),
              _v2(ff, fi, S_RING_DIR), _v2(ff, fi, S_RING_Y), _v2(ff, fi, S_RING_YN),
              _v2(ff, fi, S_RING_DO), _v2(ff, fi, S_RING_S), _u2(fi, S_RING_RNG),
@@ -239,11 +249,7 @@ def _perturbation(nf, nd, ni, ff, fd, fi, y, exo):
 
 @njit(**FLAT)
 def _rls(nf, nd, ni, ff, fd, fi, y, exo):
-    net, u = _network(nf, nd, ni)
-    counters = _v1(fi, fi, S_COUNTERS)
-    target = _v1(fd, fi, S_TARGET)
-    sample = _sample(u, y, exo, target, _v1(fd, fi, S_RECENT), _v1(fi, fi, S_FLAGS),
-                     counters[FR.FK_STEPS])
+    net, counters, target, sample = _begin(nf, nd, ni, fd, fi, y, exo)
     track = _v2(fd, fi, S_TRACK)
     model = (_v2(fd, fi, S_W), _v2(fd, fi, S_P), _v1(fd, fi, S_RLS), _v1(fd, fi, S_ERR),
              track, counters, _v1(fd, fi, S_MISC)[M_MAX_WEIGHT])
